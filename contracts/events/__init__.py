@@ -1,0 +1,1 @@
+"""Event and command payloads, one module per producing service."""

@@ -1,0 +1,1 @@
+"""The Relais services: directory, referral, evaluation, notify, console, and their kit."""

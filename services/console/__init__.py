@@ -1,0 +1,1 @@
+"""Operator console and public orientation page (comes with its own issue)."""

@@ -1,0 +1,1 @@
+"""Directory service: members, offers, territories, matching; the network's identity provider."""

@@ -1,0 +1,1 @@
+"""Evaluation service: indicators, the common evaluation grid, self-diagnosis, reports."""

@@ -1,0 +1,109 @@
+"""JWT verification for HTTP: keys from the directory's JWKS, verified locally.
+
+The directory signs short-lived ES256 tokens; every other service fetches its JWKS once, caches
+it, and refreshes when it meets an unknown key id (key rotation without downtime).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import httpx
+import jwt
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.kit.errors import ApiError
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    member_id: str | None
+    network_ids: tuple[str, ...]
+    roles: tuple[str, ...]
+
+    def has_role(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+
+class JwtVerifier:
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks_url: str | None = None,
+        jwks: dict[str, Any] | None = None,
+        min_refresh_seconds: float = 10.0,
+    ) -> None:
+        self.issuer, self.audience, self.jwks_url = issuer, audience, jwks_url
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = 0.0
+        self._lock = asyncio.Lock()
+        self.min_refresh_seconds = min_refresh_seconds
+        if jwks:
+            self._load(jwks)
+
+    def _load(self, jwks: dict[str, Any]) -> None:
+        keys = {}
+        for entry in jwks.get("keys", []):
+            keys[entry["kid"]] = jwt.PyJWK(entry).key
+        self._keys = keys
+
+    async def _refresh(self) -> None:
+        if not self.jwks_url:
+            return
+        async with self._lock:
+            if time.monotonic() - self._fetched_at < self.min_refresh_seconds and self._keys:
+                return
+            async with httpx.AsyncClient(timeout=5) as client:
+                response = await client.get(self.jwks_url)
+                response.raise_for_status()
+            self._load(response.json())
+            self._fetched_at = time.monotonic()
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+        except jwt.PyJWTError as exc:
+            raise ApiError(401, "auth.invalid", reason=str(exc)) from exc
+        if kid not in self._keys:
+            try:
+                await self._refresh()
+            except httpx.HTTPError as exc:
+                raise ApiError(503, "unavailable", reason=f"JWKS: {exc}") from exc
+        key = self._keys.get(kid)
+        if key is None:
+            raise ApiError(401, "auth.invalid", reason="unknown key id")
+        try:
+            claims = jwt.decode(
+                token, key=key, algorithms=["ES256"], audience=self.audience, issuer=self.issuer,
+                options={"require": ["exp", "iat", "sub"]},
+            )
+        except jwt.PyJWTError as exc:
+            raise ApiError(401, "auth.invalid", reason=str(exc)) from exc
+        return Principal(
+            subject=claims["sub"],
+            member_id=claims.get("member"),
+            network_ids=tuple(claims.get("networks", [])),
+            roles=tuple(claims.get("roles", [])),
+        )
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    if credentials is None:
+        raise ApiError(401, "auth.missing")
+    verifier: JwtVerifier = request.app.state.verifier
+    return await verifier.verify(credentials.credentials)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -1,0 +1,223 @@
+"""The consumer wrapper: parse -> inbox -> handler -> commit, with bounded retries and a DLQ.
+
+Routing is data: a `Subscription` maps event models to handlers. FastStream delivers the raw
+record (a custom decoder keeps the bytes), and acknowledges — commits the offset — only after
+`process` returns: after the effect was committed, or after the record went to `<topic>.dlq`.
+If even the DLQ cannot be written, `process` raises and FastStream seeks back (NACK_ON_ERROR),
+so nothing is lost and the partition is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC
+from typing import Any, Literal, Protocol
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from pydantic import ValidationError
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts.base import Event
+from contracts.envelope import CloudEvent, EnvelopeError, from_kafka
+from contracts.registry import spec_for_type
+from contracts.topics import dlq_topic
+from services.kit.clock import Clock
+from services.kit.db import Database
+from services.kit.inbox import already_processed, record_processed
+from services.kit.messaging import EventPublisher
+from services.kit.metrics import DEAD_LETTERS, EVENTS_CONSUMED
+from services.kit.outbox import add_event
+from services.kit.settings import ServiceSettings
+
+log = logging.getLogger("relais.consumer")
+
+Outcome = Literal["handled", "duplicate", "ignored", "dead_lettered"]
+
+
+@dataclass
+class HandlerContext:
+    """What a handler may use: its transaction, the envelope, the clock, and the outbox."""
+
+    session: AsyncSession
+    envelope: CloudEvent
+    clock: Clock
+    source: str
+
+    def emit(self, event: Event) -> CloudEvent:
+        return add_event(self.session, event, source=self.source, clock=self.clock)
+
+
+Handler = Callable[[Any, HandlerContext], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One consumer group on one topic, with its routing table (event model -> handler)."""
+
+    topic: str
+    purpose: str
+    routes: Mapping[type[Event], Handler] = field(default_factory=dict)
+
+    def handler_for(self, type_name: str) -> tuple[type[Event], Handler] | None:
+        for model, handler in self.routes.items():
+            if model.type_name == type_name:
+                return model, handler
+        return None
+
+
+class RawRecord(Protocol):
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Any
+
+
+class DeadLetter(Exception):
+    """A record that will never succeed: the reason is a short code plus a detail."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        subscription: Subscription,
+        *,
+        db: Database,
+        publisher: EventPublisher,
+        clock: Clock,
+        settings: ServiceSettings,
+        group_id: str | None = None,
+    ) -> None:
+        self.subscription = subscription
+        self.db, self.publisher, self.clock, self.settings = db, publisher, clock, settings
+        self.group_id = group_id or settings.consumer_group(subscription.purpose)
+        self.source = f"/relais/{settings.service_name}"
+
+    def attach(self, broker: KafkaBroker) -> None:
+        """Register the FastStream subscriber. Commit only after `process` returned."""
+
+        async def keep_raw_bytes(message: Any) -> Any:
+            return message.body
+
+        subscriber = broker.subscriber(
+            self.subscription.topic,
+            group_id=self.group_id,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
+            decoder=keep_raw_bytes,
+            title=f"{self.settings.service_name}:{self.subscription.purpose}",
+        )
+
+        @subscriber
+        async def on_record(_body: Any, message: KafkaMessage) -> None:
+            await self.process(message.raw_message)  # type: ignore[arg-type]
+
+    async def process(self, record: RawRecord) -> Outcome:
+        type_name = "?"
+        try:
+            envelope = from_kafka(record.headers or (), record.key, record.value)
+            type_name = envelope.type
+            event, handler = self._parse(envelope)
+            if handler is None:
+                return self._count(type_name, "ignored")
+            return self._count(type_name, await self._handle_with_retries(event, envelope, handler))
+        except EnvelopeError as exc:
+            await self._dead_letter(record, "invalid_envelope", str(exc), attempts=1)
+        except DeadLetter as exc:
+            await self._dead_letter(record, exc.reason, exc.detail, attempts=1)
+        except _Exhausted as exc:
+            await self._dead_letter(record, "handler_failed", exc.detail, attempts=exc.attempts)
+        return self._count(type_name, "dead_lettered")
+
+    def _parse(self, envelope: CloudEvent) -> tuple[Event | None, Handler | None]:
+        spec = spec_for_type(envelope.type)
+        if spec is None:
+            raise DeadLetter("unknown_type", f"no contract for CloudEvents type {envelope.type!r}")
+        route = self.subscription.handler_for(envelope.type)
+        if route is None:
+            return None, None
+        model, handler = route
+        try:
+            return model.model_validate(envelope.data), handler
+        except ValidationError as exc:
+            raise DeadLetter("invalid_data", _short_validation(exc)) from exc
+
+    async def _handle_with_retries(
+        self, event: Event | None, envelope: CloudEvent, handler: Handler
+    ) -> Outcome:
+        attempts = self.settings.consumer_max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                async with self.db.transaction() as session:
+                    if await already_processed(session, self.group_id, envelope.id):
+                        return "duplicate"
+                    record_processed(
+                        session, self.group_id, envelope.id, envelope.type, self.clock.now()
+                    )
+                    await handler(event, HandlerContext(session, envelope, self.clock, self.source))
+                return "handled"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if attempt == attempts:
+                    raise _Exhausted(attempts, _describe(exc)) from exc
+                log.info(
+                    "retrying %s %s after error (attempt %d/%d): %s",
+                    envelope.type, envelope.id, attempt, attempts, exc,
+                )
+                await asyncio.sleep(self.settings.consumer_retry_backoff_ms / 1000 * 2 ** (attempt - 1))
+        raise AssertionError("unreachable")
+
+    async def _dead_letter(self, record: RawRecord, reason: str, detail: str, attempts: int) -> None:
+        headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("x-dlq-")]
+        headers += [
+            ("x-dlq-reason", reason.encode()),
+            ("x-dlq-error", detail[:2000].encode()),
+            ("x-dlq-topic", record.topic.encode()),
+            ("x-dlq-partition", str(record.partition).encode()),
+            ("x-dlq-offset", str(record.offset).encode()),
+            ("x-dlq-consumer", self.group_id.encode()),
+            ("x-dlq-attempts", str(attempts).encode()),
+            ("x-dlq-time", self.clock.now().astimezone(UTC).isoformat().encode()),
+        ]
+        await self.publisher.publish_raw(dlq_topic(record.topic), record.value, record.key, headers)
+        DEAD_LETTERS.labels(record.topic, reason).inc()
+        log.warning(
+            "dead-lettered %s[%d]@%d to %s: %s: %s",
+            record.topic, record.partition, record.offset, dlq_topic(record.topic), reason, detail[:200],
+        )
+
+    def _count(self, type_name: str, outcome: Outcome) -> Outcome:
+        EVENTS_CONSUMED.labels(self.group_id, type_name, outcome).inc()
+        return outcome
+
+
+class _Exhausted(Exception):
+    def __init__(self, attempts: int, detail: str) -> None:
+        super().__init__(detail)
+        self.attempts, self.detail = attempts, detail
+
+
+def _short_validation(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    last = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" at {last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno}" if last else ""
+    return f"{type(exc).__name__}: {exc}{where}"

@@ -1,0 +1,134 @@
+"""Database engine from a URL (SQLite file under var/ by default, PostgreSQL by URL).
+
+`Database` is built by a service's `create_app`, never at import. It knows which tables the
+service owns, and tells listeners after a commit that wrote outbox rows or timers, so the
+relay and the timer runner wake at once instead of polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Table, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+from sqlmodel import SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+WAKE_KEYS = "relais_wake"
+
+
+def normalise_url(url: str) -> str:
+    """Accept plain `sqlite:///` and `postgresql://` URLs and pick the async drivers."""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+class Database:
+    def __init__(self, url: str, tables: Sequence[Table], *, echo: bool = False) -> None:
+        self.url = normalise_url(url)
+        self.tables = list(tables)
+        self.is_sqlite = self.url.startswith("sqlite")
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"timeout": 30}
+        else:
+            kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._listeners: dict[str, list[Callable[[], None]]] = {}
+        self.sessionmaker = async_sessionmaker(
+            self.engine, class_=AsyncSession, expire_on_commit=False, info={"relais_db": self}
+        )
+
+    async def create_all(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(lambda sync: SQLModel.metadata.create_all(sync, tables=self.tables))
+
+    async def drop_all(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(lambda sync: SQLModel.metadata.drop_all(sync, tables=self.tables))
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessionmaker() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session whose work commits on success and rolls back on error."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    # --- commit notifications -------------------------------------------------------
+    def on_commit(self, key: str, callback: Callable[[], None]) -> None:
+        """Call `callback` (from any thread) after a commit that marked `key` dirty."""
+        self._listeners.setdefault(key, []).append(callback)
+
+    def fire(self, keys: set[str]) -> None:
+        for key in keys:
+            for callback in self._listeners.get(key, []):
+                callback()
+
+
+def mark_dirty(session: AsyncSession | Session, key: str) -> None:
+    """Ask for `key` listeners to be woken once this session commits."""
+    info = session.info if isinstance(session, Session) else session.sync_session.info
+    info.setdefault(WAKE_KEYS, set()).add(key)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    keys = session.info.pop(WAKE_KEYS, None)
+    database = session.info.get("relais_db")
+    if keys and isinstance(database, Database):
+        database.fire(keys)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop(WAKE_KEYS, None)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def threadsafe_setter(loop: asyncio.AbstractEventLoop, flag: asyncio.Event) -> Callable[[], None]:
+    """A callback that sets an asyncio.Event from whatever thread commits."""
+
+    def wake() -> None:
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            flag.set()
+        elif not loop.is_closed():
+            loop.call_soon_threadsafe(flag.set)
+
+    return wake

@@ -1,0 +1,72 @@
+"""Messages people read: French by default, English on request (Accept-Language or ?lang=)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Lang = Literal["fr", "en"]
+
+MESSAGES: dict[str, dict[Lang, str]] = {
+    "auth.missing": {
+        "fr": "Authentification requise : envoyez un jeton Bearer obtenu auprès de l'annuaire.",
+        "en": "Authentication required: send a Bearer token obtained from the directory.",
+    },
+    "auth.invalid": {
+        "fr": "Jeton invalide ou expiré : demandez-en un nouveau ({reason}).",
+        "en": "Invalid or expired token: request a new one ({reason}).",
+    },
+    "auth.forbidden": {
+        "fr": "Vous n'avez pas le droit de faire cela ({reason}).",
+        "en": "You are not allowed to do this ({reason}).",
+    },
+    "validation": {
+        "fr": "Requête invalide : {summary}",
+        "en": "Invalid request: {summary}",
+    },
+    "not_found": {
+        "fr": "{what} introuvable : {id}.",
+        "en": "{what} not found: {id}.",
+    },
+    "conflict": {"fr": "Conflit : {reason}", "en": "Conflict: {reason}"},
+    "unavailable": {
+        "fr": "Service momentanément indisponible : {reason}. Réessayez dans un instant.",
+        "en": "Service temporarily unavailable: {reason}. Try again shortly.",
+    },
+    "internal": {
+        "fr": "Erreur interne ; l'incident est journalisé (référence {ref}).",
+        "en": "Internal error; the incident is logged (reference {ref}).",
+    },
+    "member.unknown": {
+        "fr": "Structure inconnue : {id}. Vérifiez l'identifiant dans l'annuaire.",
+        "en": "Unknown member: {id}. Check the id in the directory.",
+    },
+    "referral.self": {
+        "fr": "Une structure ne peut pas s'orienter un projet à elle-même.",
+        "en": "A member cannot refer a project to itself.",
+    },
+    "api_key.invalid": {
+        "fr": "Clé d'API inconnue ou révoquée.",
+        "en": "Unknown or revoked API key.",
+    },
+    "admin.invalid": {
+        "fr": "Clé d'administration de la plateforme invalide.",
+        "en": "Invalid platform admin key.",
+    },
+}
+
+
+def negotiate(accept_language: str | None, override: str | None = None) -> Lang:
+    if override in ("fr", "en"):
+        return override  # type: ignore[return-value]
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()[:2]
+        if tag in ("fr", "en"):
+            return tag  # type: ignore[return-value]
+    return "fr"
+
+
+def translate(key: str, lang: Lang = "fr", **params: object) -> str:
+    entry = MESSAGES.get(key)
+    if entry is None:
+        return key
+    return entry[lang].format(**params)

@@ -1,0 +1,67 @@
+"""Typed settings shared by every service; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VAR_DIR = Path("var")
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. Env prefix per service (DIRECTORY_, REFERRAL_, ...).
+
+    `KAFKA_BOOTSTRAP_SERVERS` and `RELAIS_ENVIRONMENT` are shared by all services and read
+    without prefix; a prefixed variable wins.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RELAIS_", extra="ignore", populate_by_name=True)
+
+    service_name: str = "relais"
+    environment: Literal["development", "test", "production"] = Field(
+        default="development", validation_alias=AliasChoices("environment", "RELAIS_ENVIRONMENT")
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    database_url: str | None = None
+    var_dir: Path = VAR_DIR
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:9092",
+        validation_alias=AliasChoices("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    kafka_session_timeout_ms: int = 6_000
+    kafka_heartbeat_interval_ms: int = 1_000
+    kafka_fetch_max_wait_ms: int = 10
+    consumer_group_prefix: str = "relais"
+    consumer_max_attempts: int = 3
+    consumer_retry_backoff_ms: int = 200
+    outbox_retention_hours: float = 24 * 7
+    outbox_batch_size: int = 500
+    jwks_url: str | None = None
+    jwt_issuer: str = "relais-directory"
+    jwt_audience: str = "relais"
+    log_level: str = "INFO"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.var_dir / (self.service_name + '.db')}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def consumer_group(self, purpose: str) -> str:
+        return f"{self.consumer_group_prefix}.{self.service_name}.{purpose}"
+
+    @model_validator(mode="after")
+    def _production_needs_explicit_infrastructure(self) -> ServiceSettings:
+        if self.environment == "production":
+            if not self.database_url or self.database_url.startswith("sqlite"):
+                raise ValueError("production needs a PostgreSQL database URL (<SERVICE>_DATABASE_URL)")
+        return self

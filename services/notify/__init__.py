@@ -1,0 +1,1 @@
+"""Notify service: email, in-app feed, signed webhooks, per-member feeds."""

@@ -1,0 +1,1 @@
+"""Referral service: projects, consent, the referral lifecycle, journeys, escalation."""

@@ -1,0 +1,143 @@
+"""Run the four services in this process, each on a real uvicorn server on a free port.
+
+Used by integration tests: real HTTP, the real broker, real SQLite/PostgreSQL files; a fresh
+consumer-group prefix per stack so tests never share offsets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from services.directory.main import create_app as directory_app
+from services.directory.settings import DirectorySettings
+from services.evaluation.main import create_app as evaluation_app
+from services.evaluation.settings import EvaluationSettings
+from services.kit.clock import Clock
+from services.kit.embedded import free_port
+from services.kit.runtime import ServiceRuntime
+from services.notify.main import create_app as notify_app
+from services.notify.settings import NotifySettings
+from services.referral.main import create_app as referral_app
+from services.referral.settings import ReferralSettings
+
+ADMIN_KEY = "test-admin-key"
+
+
+@dataclass
+class RunningService:
+    name: str
+    app: FastAPI
+    server: uvicorn.Server
+    task: asyncio.Task[None]
+    url: str
+
+    @property
+    def runtime(self) -> ServiceRuntime:
+        runtime: ServiceRuntime = self.app.state.runtime
+        return runtime
+
+
+@dataclass
+class Stack:
+    services: dict[str, RunningService] = field(default_factory=dict)
+
+    def url(self, name: str) -> str:
+        return self.services[name].url
+
+    def runtime(self, name: str) -> ServiceRuntime:
+        return self.services[name].runtime
+
+
+async def serve(name: str, app: FastAPI, port: int) -> RunningService:
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(), name=f"uvicorn-{name}")
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if task.done():
+            task.result()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} did not start")
+        await asyncio.sleep(0.02)
+    return RunningService(name, app, server, task, f"http://127.0.0.1:{port}")
+
+
+async def stop(service: RunningService) -> None:
+    service.server.should_exit = True
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(service.task, timeout=20)
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    *,
+    bootstrap: str,
+    var_dir: Path,
+    group_prefix: str,
+    webhook_url: str | None,
+    database_urls: dict[str, str] | None = None,
+    clock: Clock | None = None,
+) -> AsyncIterator[Stack]:
+    ports = {name: free_port() for name in ("directory", "referral", "evaluation", "notify")}
+    jwks = f"http://127.0.0.1:{ports['directory']}/.well-known/jwks.json"
+    urls = database_urls or {}
+    common: dict[str, Any] = dict(
+        kafka_bootstrap_servers=bootstrap, var_dir=var_dir, consumer_group_prefix=group_prefix,
+        environment="test",
+    )
+    builders: list[tuple[str, Callable[[], FastAPI]]] = [
+        ("directory", lambda: directory_app(DirectorySettings(
+            port=ports["directory"], admin_key=ADMIN_KEY, database_url=urls.get("directory"),
+            **common), clock=clock)),
+        ("referral", lambda: referral_app(ReferralSettings(
+            port=ports["referral"], jwks_url=jwks, database_url=urls.get("referral"), **common),
+            clock=clock)),
+        ("evaluation", lambda: evaluation_app(EvaluationSettings(
+            port=ports["evaluation"], jwks_url=jwks, database_url=urls.get("evaluation"), **common),
+            clock=clock)),
+        ("notify", lambda: notify_app(NotifySettings(
+            port=ports["notify"], jwks_url=jwks, webhook_url=webhook_url,
+            database_url=urls.get("notify"), **common), clock=clock)),
+    ]
+    stack = Stack()
+    try:
+        for name, build in builders:
+            stack.services[name] = await serve(name, build(), ports[name])
+        await wait_until(lambda: _all_ready(stack), timeout=60, what="services ready")
+        yield stack
+    finally:
+        for service in reversed(list(stack.services.values())):
+            await stop(service)
+
+
+async def _all_ready(stack: Stack) -> bool:
+    async with httpx.AsyncClient(timeout=5) as client:
+        for service in stack.services.values():
+            if (await client.get(service.url + "/readyz")).status_code != 200:
+                return False
+    return all(s.runtime.assigned() for s in stack.services.values())
+
+
+async def wait_until(
+    probe: Callable[[], Awaitable[Any]], *, timeout: float = 30, what: str = "condition",
+    interval: float = 0.05,
+) -> Any:
+    """Poll `probe` until it returns something truthy (not a business delay: an I/O wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)

@@ -1,0 +1,108 @@
+"""The thin path through all four services, with real HTTP, a real broker and real webhooks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook
+
+from services.notify.settings import DEV_WEBHOOK_SECRET
+from tests.harness.receiver import webhook_receiver
+from tests.harness.stack import ADMIN_KEY, Stack, running_stack, wait_until
+
+
+async def register(client: httpx.AsyncClient, stack: Stack, name: str) -> tuple[str, str]:
+    response = await client.post(
+        stack.url("directory") + "/v1/members",
+        json={"name": name, "network_ids": ["tremplin"], "commune": "80021"},
+        headers={"X-Admin-Key": ADMIN_KEY},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["member"]["id"], body["api_key"]
+
+
+async def token_for(client: httpx.AsyncClient, stack: Stack, api_key: str) -> str:
+    response = await client.post(stack.url("directory") + "/v1/token", json={"api_key": api_key})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+async def test_referral_reaches_webhook_and_indicators(
+    kafka_bootstrap: str, unique_name, tmp_path: Path
+) -> None:
+    async with webhook_receiver() as receiver, running_stack(
+        bootstrap=kafka_bootstrap, var_dir=tmp_path, group_prefix=unique_name("skel"),
+        webhook_url=receiver.url,
+    ) as stack, httpx.AsyncClient(timeout=10) as client:
+        sender, sender_key = await register(client, stack, "Coopérative d'Amiens")
+        receiver_member, _ = await register(client, stack, "Incubateur de Lille")
+        token = await token_for(client, stack, sender_key)
+        auth = {"Authorization": f"Bearer {token}"}
+
+        async def receiver_known() -> bool:
+            probe = await client.post(
+                stack.url("referral") + "/v1/referrals",
+                json={"receiver_member_id": "mbr_nobody", "project": {"stage": "idee", "commune": "80021"}},
+                headers=auth,
+            )
+            assert probe.status_code == 422  # unknown receiver: refused, nothing written
+            from services.referral.models import KnownMember
+
+            async with stack.runtime("referral").db.session() as session:
+                return await session.get(KnownMember, receiver_member) is not None
+
+        await wait_until(receiver_known, what="referral's copy of the directory")
+
+        created = await client.post(
+            stack.url("referral") + "/v1/referrals",
+            json={
+                "receiver_member_id": receiver_member,
+                "project": {"stage": "creation", "commune": "80021", "themes": ["alimentation"]},
+            },
+            headers=auth,
+        )
+        assert created.status_code == 201, created.text
+        referral = created.json()
+
+        await wait_until(lambda: _true(receiver.requests), what="webhook")
+        hook = receiver.requests[0]
+        payload = Webhook(DEV_WEBHOOK_SECRET).verify(hook.body, hook.headers)
+        assert payload["type"] == "fr.relais.referral.sent.v1"
+        assert payload["data"]["referral_id"] == referral["id"]
+        assert payload["data"]["receiver_member_id"] == receiver_member
+
+        async def counted() -> dict | None:
+            response = await client.get(stack.url("evaluation") + "/v1/indicators", headers=auth)
+            body = response.json()
+            counts = {m["member_id"]: m for m in body["by_member"]}
+            return body if counts.get(sender, {}).get("sent") == 1 else None
+
+        indicators = await wait_until(counted, what="evaluation count")
+        by_member = {m["member_id"]: m for m in indicators["by_member"]}
+        assert by_member[receiver_member]["received"] == 1
+
+
+async def _true(value: object) -> bool:
+    return bool(value)
+
+
+@pytest.mark.parametrize("path", ["/v1/referrals"])
+async def test_referral_api_refuses_missing_token_in_french(
+    kafka_bootstrap: str, unique_name, tmp_path: Path, path: str
+) -> None:
+    async with running_stack(
+        bootstrap=kafka_bootstrap, var_dir=tmp_path, group_prefix=unique_name("auth"),
+        webhook_url=None,
+    ) as stack, httpx.AsyncClient(timeout=10) as client:
+        response = await client.post(stack.url("referral") + path, json={})
+        assert response.status_code == 401
+        assert "Authentification requise" in response.json()["error"]["message"]
+        english = await client.post(
+            stack.url("referral") + path, json={}, headers={"Accept-Language": "en"}
+        )
+        assert "Authentication required" in english.json()["error"]["message"]
+        assert json.loads(english.text)["error"]["code"] == "auth.missing"
