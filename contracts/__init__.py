@@ -6,7 +6,7 @@ put their own table models on the wire.
 
 from contracts.base import Command, Event, Territory, TerritoryLevel
 from contracts.envelope import CloudEvent, EnvelopeError, from_kafka, to_kafka
-from contracts.registry import REGISTRY, EventSpec, spec_for_type, spec_for_model
+from contracts.registry import REGISTRY, EventSpec, spec_for_model, spec_for_type
 
 __all__ = [
     "REGISTRY",

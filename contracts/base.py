@@ -7,7 +7,6 @@ from typing import Annotated, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 InseeCode = Annotated[str, Field(min_length=2, max_length=9, pattern=r"^[0-9AB]{2,9}$")]
 
@@ -47,8 +46,6 @@ class Command(Event):
     signature: str = Field(description="Base64url Ed25519 signature over the canonical body")
 
 
-
-
 class TerritoryLevel(StrEnum):
     commune = "commune"
     epci = "epci"
@@ -61,4 +58,6 @@ class Territory(Payload):
     """A (level, code) pair: `32` is both a région and a département, so the level is explicit."""
 
     level: TerritoryLevel
-    code: str = Field(min_length=1, max_length=12, description="INSEE code or EPCI SIREN; 'FR' for national")
+    code: str = Field(
+        min_length=1, max_length=12, description="INSEE code or EPCI SIREN; 'FR' for national"
+    )

@@ -73,7 +73,9 @@ def to_kafka(event: CloudEvent) -> tuple[bytes | None, bytes, Headers]:
 
 
 def from_kafka(
-    headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes], key: bytes | None, value: bytes | None
+    headers: Iterable[tuple[str, bytes]] | Mapping[str, bytes],
+    key: bytes | None,
+    value: bytes | None,
 ) -> CloudEvent:
     """Parse a binary-mode record. Raises EnvelopeError with a reason a person can act on."""
     items = headers.items() if isinstance(headers, Mapping) else headers
@@ -88,7 +90,9 @@ def from_kafka(
             attrs[lowered[3:]] = text
     missing = [a for a in ("id", "source", "type", "specversion") if not attrs.get(a)]
     if missing:
-        raise EnvelopeError(f"missing CloudEvents header(s): {', '.join('ce_' + m for m in missing)}")
+        raise EnvelopeError(
+            f"missing CloudEvents header(s): {', '.join('ce_' + m for m in missing)}"
+        )
     if attrs["specversion"] != SPECVERSION:
         raise EnvelopeError(f"unsupported ce_specversion {attrs['specversion']!r}")
     if not content_type.startswith("application/json"):

@@ -38,7 +38,15 @@ def asyncapi_document() -> dict[str, Any]:
         "required": ["ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time", "content-type"],
         "properties": {
             name: {"type": "string"}
-            for name in ("ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time", "ce_subject", "content-type")
+            for name in (
+                "ce_id",
+                "ce_source",
+                "ce_type",
+                "ce_specversion",
+                "ce_time",
+                "ce_subject",
+                "content-type",
+            )
         },
     }
     for spec in REGISTRY.values():
@@ -46,11 +54,15 @@ def asyncapi_document() -> dict[str, Any]:
         messages[name] = {
             "name": spec.type_name,
             "title": spec.model.__name__,
-            "summary": (spec.model.__doc__ or "").strip().splitlines()[0] if spec.model.__doc__ else "",
+            "summary": (spec.model.__doc__ or "").strip().splitlines()[0]
+            if spec.model.__doc__
+            else "",
             "contentType": "application/json",
             "headers": ce_headers,
             "payload": {"$ref": f"{spec.type_name}.json"},
-            "bindings": {"kafka": {"key": {"type": "string", "description": spec.model.key_field or "none"}}},
+            "bindings": {
+                "kafka": {"key": {"type": "string", "description": spec.model.key_field or "none"}}
+            },
             "x-stability": spec.stability,
         }
     for topic in TOPICS:
@@ -66,7 +78,7 @@ def asyncapi_document() -> dict[str, Any]:
         }
         channels[dlq_topic(topic.name)] = {
             "address": dlq_topic(topic.name),
-            "description": f"Dead letters of {topic.name}: the original record plus x-dlq-* headers.",
+            "description": f"Dead letters of {topic.name}: original record + x-dlq-* headers.",
         }
         operations[f"publish_{topic.name.replace('.', '_')}"] = {
             "action": "send",
@@ -90,9 +102,7 @@ def asyncapi_document() -> dict[str, Any]:
 
 def render_all() -> dict[str, str]:
     """File name -> content, exactly as checked in."""
-    files = {
-        f"{spec.type_name}.json": _dump(event_schema(spec)) for spec in REGISTRY.values()
-    }
+    files = {f"{spec.type_name}.json": _dump(event_schema(spec)) for spec in REGISTRY.values()}
     files[ASYNCAPI_FILE] = _dump(asyncapi_document())
     return files
 

@@ -30,7 +30,9 @@ class EventSpec:
         return self.model.topic
 
 
-def _specs(models: list[type[Event]], owner: str, stability: Stability = "draft") -> list[EventSpec]:
+def _specs(
+    models: list[type[Event]], owner: str, stability: Stability = "draft"
+) -> list[EventSpec]:
     return [EventSpec(model, stability, owner) for model in models]
 
 

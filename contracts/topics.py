@@ -14,13 +14,21 @@ class Topic:
     partitions: int | None = None  # None: the runtime's default partition count
 
 
-DIRECTORY_EVENTS = Topic("directory.events", "member id", "directory", "Members, offers, users, search statistics")
-REFERRAL_EVENTS = Topic("referral.events", "project id", "referral", "Projects, consent, the referral lifecycle")
+DIRECTORY_EVENTS = Topic(
+    "directory.events", "member id", "directory", "Members, offers, users, search statistics"
+)
+REFERRAL_EVENTS = Topic(
+    "referral.events", "project id", "referral", "Projects, consent, the referral lifecycle"
+)
 REFERRAL_COMMANDS = Topic(
     "referral.commands", "project id", "member tools", "Signed commands from members' own tools"
 )
-EVALUATION_EVENTS = Topic("evaluation.events", "project id", "evaluation", "Evaluations, follow-ups, reports")
-NOTIFY_EVENTS = Topic("notify.events", "delivery id", "notify", "Delivery outcomes of emails and webhooks")
+EVALUATION_EVENTS = Topic(
+    "evaluation.events", "project id", "evaluation", "Evaluations, follow-ups, reports"
+)
+NOTIFY_EVENTS = Topic(
+    "notify.events", "delivery id", "notify", "Delivery outcomes of emails and webhooks"
+)
 
 TOPICS: tuple[Topic, ...] = (
     DIRECTORY_EVENTS,
@@ -43,5 +51,9 @@ def member_feed_topic(member_id: str) -> str:
 
 
 MEMBER_FEED = Topic(
-    "member.{member_id}.feed", "project id", "notify", "What concerns one member, no personal data", 1
+    "member.{member_id}.feed",
+    "project id",
+    "notify",
+    "What concerns one member, no personal data",
+    1,
 )

@@ -15,10 +15,18 @@ import httpx
 
 DEMO_NETWORK = "tremplin-demo"
 DEMO_MEMBERS: tuple[dict[str, Any], ...] = (
-    {"name": "Coopérative Demo Amiens", "network_ids": [DEMO_NETWORK], "commune": "80021",
-     "schemes": ["starter_ess"]},
-    {"name": "Incubateur Demo Lille", "network_ids": [DEMO_NETWORK], "commune": "59350",
-     "schemes": ["incubateur"]},
+    {
+        "name": "Coopérative Demo Amiens",
+        "network_ids": [DEMO_NETWORK],
+        "commune": "80021",
+        "schemes": ["starter_ess"],
+    },
+    {
+        "name": "Incubateur Demo Lille",
+        "network_ids": [DEMO_NETWORK],
+        "commune": "59350",
+        "schemes": ["incubateur"],
+    },
 )
 
 
@@ -103,5 +111,5 @@ def credentials_document(
         "services": {name: {"url": url, "docs": f"{url}/docs"} for name, url in urls.items()},
         "webhook": {"url": receiver_url, "secret": secrets_.webhook_secret, "inbox": str(inbox)},
         "members": members,
-        "how_to": "POST {directory}/v1/token {\"api_key\": ...} -> bearer token for the other APIs",
+        "how_to": 'POST {directory}/v1/token {"api_key": ...} -> bearer token for the other APIs',
     }

@@ -59,11 +59,17 @@ async def get_member(member_id: str, session: SessionDep) -> Member:
 
 
 @router.post("/v1/token", response_model=TokenResponse)
-async def token(body: TokenRequest, request: Request, session: SessionDep, runtime: RuntimeDep) -> TokenResponse:
+async def token(
+    body: TokenRequest, request: Request, session: SessionDep, runtime: RuntimeDep
+) -> TokenResponse:
     settings: DirectorySettings = request.app.state.settings
     return await handlers.issue_token_for_api_key(
-        session, body.api_key, clock=runtime.clock, issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience, ttl=settings.token_ttl_seconds,
+        session,
+        body.api_key,
+        clock=runtime.clock,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=settings.token_ttl_seconds,
     )
 
 

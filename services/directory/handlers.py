@@ -65,7 +65,11 @@ async def issue_token_for_api_key(
     await session.commit()
     signing_key = await keys.active_key(session, now)
     claims = domain.member_token_claims(
-        member_id=member.id, network_ids=member.network_ids, issuer=issuer, audience=audience,
-        now=now, ttl=ttl,
+        member_id=member.id,
+        network_ids=member.network_ids,
+        issuer=issuer,
+        audience=audience,
+        now=now,
+        ttl=ttl,
     )
     return TokenResponse(access_token=keys.sign(claims, signing_key), expires_in=ttl)

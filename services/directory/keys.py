@@ -32,7 +32,9 @@ async def active_key(session: AsyncSession, now: datetime) -> SigningKey:
     """The newest active key, created on first use."""
     key = (
         await session.exec(
-            select(SigningKey).where(col(SigningKey.active)).order_by(col(SigningKey.created_at).desc())
+            select(SigningKey)
+            .where(col(SigningKey.active))
+            .order_by(col(SigningKey.created_at).desc())
         )
     ).first()
     if key is None:

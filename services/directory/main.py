@@ -12,15 +12,18 @@ from services.kit.clock import Clock
 from services.kit.http import create_service_app
 from services.kit.runtime import ServiceRuntime
 
-TABLES = [Member.__table__, ApiKey.__table__, SigningKey.__table__]
+MODELS = [Member, ApiKey, SigningKey]
 
 
 def create_app(settings: DirectorySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or DirectorySettings()
-    runtime = ServiceRuntime.build(settings, tables=TABLES, clock=clock)  # type: ignore[arg-type]
+    runtime = ServiceRuntime.build(settings, models=MODELS, clock=clock)  # type: ignore[arg-type]
     # The directory verifies its own tokens from its own database, no HTTP round trip.
-    verifier = JwtVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience,
-                           jwks_url=f"{settings.base_url}/.well-known/jwks.json")
+    verifier = JwtVerifier(
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks_url=f"{settings.base_url}/.well-known/jwks.json",
+    )
     return create_service_app(
         runtime,
         title="Relais — directory",

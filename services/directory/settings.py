@@ -9,7 +9,9 @@ DEV_ADMIN_KEY = "dev-admin-key-change-me"
 
 
 class DirectorySettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="DIRECTORY_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="DIRECTORY_", extra="ignore", populate_by_name=True
+    )
 
     service_name: str = "directory"
     port: int = 8001

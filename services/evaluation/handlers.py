@@ -19,8 +19,13 @@ from services.kit.consumer import HandlerContext
 def archive(ctx: HandlerContext) -> None:
     envelope = ctx.envelope
     ctx.session.add(
-        ArchivedEvent(id=envelope.id, type=envelope.type, key=envelope.key, time=envelope.time,
-                      data=envelope.data)
+        ArchivedEvent(
+            id=envelope.id,
+            type=envelope.type,
+            key=envelope.key,
+            time=envelope.time,
+            data=envelope.data,
+        )
     )
 
 

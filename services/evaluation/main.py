@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from sqlmodel import SQLModel
 
 from services.evaluation.api import router
 from services.evaluation.consumers import SUBSCRIPTIONS
@@ -12,12 +13,17 @@ from services.kit.clock import Clock
 from services.kit.http import create_service_app
 from services.kit.runtime import ServiceRuntime
 
-TABLES = [ArchivedEvent.__table__, MemberReferralCount.__table__]
+MODELS: list[type[SQLModel]] = [ArchivedEvent, MemberReferralCount]
 
 
-def create_app(settings: EvaluationSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
+def create_app(
+    settings: EvaluationSettings | None = None, *, clock: Clock | None = None
+) -> FastAPI:
     settings = settings or EvaluationSettings()
     runtime = ServiceRuntime.build(
-        settings, tables=TABLES, subscriptions=SUBSCRIPTIONS, clock=clock  # type: ignore[arg-type]
+        settings,
+        models=MODELS,
+        subscriptions=SUBSCRIPTIONS,
+        clock=clock,  # type: ignore[arg-type]
     )
     return create_service_app(runtime, title="Relais — evaluation", routers=[router])

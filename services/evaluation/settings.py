@@ -6,7 +6,9 @@ from services.kit.settings import ServiceSettings
 
 
 class EvaluationSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="EVALUATION_", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix="EVALUATION_", extra="ignore", populate_by_name=True
+    )
 
     service_name: str = "evaluation"
     port: int = 8003

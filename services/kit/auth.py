@@ -76,12 +76,16 @@ class JwtVerifier:
                 await self._refresh()
             except httpx.HTTPError as exc:
                 raise ApiError(503, "unavailable", reason=f"JWKS: {exc}") from exc
-        key = self._keys.get(kid)
+        key = self._keys.get(kid) if isinstance(kid, str) else None
         if key is None:
             raise ApiError(401, "auth.invalid", reason="unknown key id")
         try:
             claims = jwt.decode(
-                token, key=key, algorithms=["ES256"], audience=self.audience, issuer=self.issuer,
+                token,
+                key=key,
+                algorithms=["ES256"],
+                audience=self.audience,
+                issuer=self.issuer,
                 options={"require": ["exp", "iat", "sub"]},
             )
         except jwt.PyJWTError as exc:

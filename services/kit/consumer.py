@@ -176,12 +176,20 @@ class EventConsumer:
                     raise _Exhausted(attempts, _describe(exc)) from exc
                 log.info(
                     "retrying %s %s after error (attempt %d/%d): %s",
-                    envelope.type, envelope.id, attempt, attempts, exc,
+                    envelope.type,
+                    envelope.id,
+                    attempt,
+                    attempts,
+                    exc,
                 )
-                await asyncio.sleep(self.settings.consumer_retry_backoff_ms / 1000 * 2 ** (attempt - 1))
+                await asyncio.sleep(
+                    self.settings.consumer_retry_backoff_ms / 1000 * 2 ** (attempt - 1)
+                )
         raise AssertionError("unreachable")
 
-    async def _dead_letter(self, record: RawRecord, reason: str, detail: str, attempts: int) -> None:
+    async def _dead_letter(
+        self, record: RawRecord, reason: str, detail: str, attempts: int
+    ) -> None:
         headers = [(k, v) for k, v in (record.headers or ()) if not k.startswith("x-dlq-")]
         headers += [
             ("x-dlq-reason", reason.encode()),
@@ -197,7 +205,12 @@ class EventConsumer:
         DEAD_LETTERS.labels(record.topic, reason).inc()
         log.warning(
             "dead-lettered %s[%d]@%d to %s: %s: %s",
-            record.topic, record.partition, record.offset, dlq_topic(record.topic), reason, detail[:200],
+            record.topic,
+            record.partition,
+            record.offset,
+            dlq_topic(record.topic),
+            reason,
+            detail[:200],
         )
 
     def _count(self, type_name: str, outcome: Outcome) -> Outcome:

@@ -23,6 +23,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 WAKE_KEYS = "relais_wake"
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The SQLAlchemy table behind a SQLModel table class."""
+    table: Table = getattr(model, "__table__")  # noqa: B009 - set by the SQLModel metaclass
+    return table
+
+
 def normalise_url(url: str) -> str:
     """Accept plain `sqlite:///` and `postgresql://` URLs and pick the async drivers."""
     parsed = make_url(url)
@@ -34,9 +40,11 @@ def normalise_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, tables: Sequence[Table], *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, models: Sequence[type[SQLModel]] = (), *, echo: bool = False
+    ) -> None:
         self.url = normalise_url(url)
-        self.tables = list(tables)
+        self.tables = [table_of(model) for model in models]
         self.is_sqlite = self.url.startswith("sqlite")
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:

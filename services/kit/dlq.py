@@ -99,7 +99,9 @@ async def _read_to_end(
         deadline = time.monotonic() + timeout
         while pending:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {', '.join(topics)} did not reach the end in {timeout}s")
+                raise TimeoutError(
+                    f"reading {', '.join(topics)} did not reach the end in {timeout}s"
+                )
             batches = await consumer.getmany(*pending, timeout_ms=500)
             for tp, batch in batches.items():
                 records.extend(r for r in batch if r.offset < end[tp])
@@ -129,7 +131,9 @@ def to_dead_letter(record: ConsumerRecord[bytes, bytes]) -> DeadLetterRecord:
         topic=record.topic,
         partition=record.partition,
         offset=record.offset,
-        timestamp=datetime.fromtimestamp(record.timestamp / 1000, UTC) if record.timestamp else None,
+        timestamp=datetime.fromtimestamp(record.timestamp / 1000, UTC)
+        if record.timestamp
+        else None,
         key=record.key.decode("utf-8", errors="replace") if record.key is not None else None,
         reason=h.get("x-dlq-reason"),
         error=h.get("x-dlq-error"),
@@ -191,7 +195,9 @@ async def replay_dead_letters(
             h = _headers(record)
             target = h.get("x-dlq-topic") or dlq_topic.removesuffix(DLQ_SUFFIX)
             headers = [
-                (k, v or b"") for k, v in record.headers or () if not k.startswith(DLQ_HEADER_PREFIX)
+                (k, v or b"")
+                for k, v in record.headers or ()
+                if not k.startswith(DLQ_HEADER_PREFIX)
             ]
             acks.append(
                 await producer.send(target, value=record.value, key=record.key, headers=headers)

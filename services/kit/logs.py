@@ -10,9 +10,7 @@ _QUIET = ("aiokafka", "faststream", "httpx", "uvicorn.access", "sqlalchemy.engin
 def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(
-            level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     root.setLevel(level)
     for name in _QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)

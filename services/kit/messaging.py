@@ -101,7 +101,10 @@ def all_topic_names(extra: Iterable[str] = ()) -> list[str]:
 
 
 async def ensure_topics(
-    bootstrap_servers: str, names: Sequence[str], partitions: int = 6, one_partition: Iterable[str] = ()
+    bootstrap_servers: str,
+    names: Sequence[str],
+    partitions: int = 6,
+    one_partition: Iterable[str] = (),
 ) -> list[str]:
     """Create the topics that do not exist yet; return the ones created."""
     single = set(one_partition)

@@ -208,7 +208,8 @@ class OutboxRelay:
         async with self.db.transaction() as session:
             result = await session.exec(
                 delete(OutboxRecord).where(  # type: ignore[call-overload]
-                    col(OutboxRecord.published_at).is_not(None), col(OutboxRecord.published_at) < cutoff
+                    col(OutboxRecord.published_at).is_not(None),
+                    col(OutboxRecord.published_at) < cutoff,
                 )
             )
             return int(result.rowcount or 0)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-from sqlalchemy import Table
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.base import Event
@@ -28,7 +28,7 @@ from services.kit.timers import TimerHandler, TimerRecord, TimerRunner
 
 log = logging.getLogger("relais.runtime")
 
-KIT_TABLES: list[Table] = [OutboxRecord.__table__, InboxRecord.__table__, TimerRecord.__table__]  # type: ignore[list-item]
+KIT_MODELS: list[type[SQLModel]] = [OutboxRecord, InboxRecord, TimerRecord]
 
 
 @dataclass
@@ -50,14 +50,16 @@ class ServiceRuntime:
         cls,
         settings: ServiceSettings,
         *,
-        tables: Sequence[Table],
+        models: Sequence[type[SQLModel]],
         subscriptions: Sequence[Subscription] = (),
         timer_handlers: Mapping[str, TimerHandler] | None = None,
         clock: Clock | None = None,
     ) -> ServiceRuntime:
         clock = clock or SystemClock()
-        db = Database(settings.effective_database_url, [*KIT_TABLES, *tables])
-        publisher = EventPublisher(settings.kafka_bootstrap_servers, f"relais-{settings.service_name}")
+        db = Database(settings.effective_database_url, [*KIT_MODELS, *models])
+        publisher = EventPublisher(
+            settings.kafka_bootstrap_servers, f"relais-{settings.service_name}"
+        )
         broker = make_broker(settings)
         relay = OutboxRelay(
             db,
@@ -104,15 +106,18 @@ class ServiceRuntime:
                 await self.broker.start()
                 self.kafka_connected = True
                 self.relay.wake()
-                log.info("%s connected to Kafka at %s", self.settings.service_name,
-                         self.settings.kafka_bootstrap_servers)
+                log.info(
+                    "%s connected to Kafka at %s",
+                    self.settings.service_name,
+                    self.settings.kafka_bootstrap_servers,
+                )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("Kafka not reachable yet (%s); retrying in %.1fs", exc, delay)
                 try:
                     await self.broker.stop()
-                except Exception:  # noqa: S110 - best effort before the next attempt
+                except Exception:
                     pass
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5)

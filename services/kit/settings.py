@@ -63,5 +63,7 @@ class ServiceSettings(BaseSettings):
     def _production_needs_explicit_infrastructure(self) -> ServiceSettings:
         if self.environment == "production":
             if not self.database_url or self.database_url.startswith("sqlite"):
-                raise ValueError("production needs a PostgreSQL database URL (<SERVICE>_DATABASE_URL)")
+                raise ValueError(
+                    "production needs a PostgreSQL database URL (<SERVICE>_DATABASE_URL)"
+                )
         return self

@@ -37,7 +37,9 @@ class TimerRecord(SQLModel, table=True):
     key: str = Field(max_length=200)
     due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    state: str = Field(default="pending", max_length=12, index=True)  # pending|done|cancelled|failed
+    state: str = Field(
+        default="pending", max_length=12, index=True
+    )  # pending|done|cancelled|failed
     attempts: int = 0
     claimed_until: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
@@ -46,11 +48,18 @@ class TimerRecord(SQLModel, table=True):
 
 
 async def schedule(
-    session: AsyncSession, *, kind: str, key: str, due_at: datetime, payload: dict[str, Any] | None = None
+    session: AsyncSession,
+    *,
+    kind: str,
+    key: str,
+    due_at: datetime,
+    payload: dict[str, Any] | None = None,
 ) -> TimerRecord:
     """Schedule (or move) the timer `(kind, key)` in the current transaction."""
     existing = (
-        await session.exec(select(TimerRecord).where(TimerRecord.kind == kind, TimerRecord.key == key))
+        await session.exec(
+            select(TimerRecord).where(TimerRecord.kind == kind, TimerRecord.key == key)
+        )
     ).first()
     if existing is not None:
         existing.due_at, existing.payload, existing.state = due_at, payload or {}, "pending"
@@ -66,7 +75,11 @@ async def schedule(
 async def cancel(session: AsyncSession, *, kind: str, key: str) -> bool:
     result = await session.exec(
         update(TimerRecord)  # type: ignore[call-overload]
-        .where(col(TimerRecord.kind) == kind, col(TimerRecord.key) == key, col(TimerRecord.state) == "pending")
+        .where(
+            col(TimerRecord.kind) == kind,
+            col(TimerRecord.key) == key,
+            col(TimerRecord.state) == "pending",
+        )
         .values(state="cancelled")
     )
     return bool(result.rowcount)
@@ -158,7 +171,8 @@ class TimerRunner:
                 .where(
                     col(TimerRecord.id) == timer_id,
                     col(TimerRecord.state) == "pending",
-                    (col(TimerRecord.claimed_until).is_(None)) | (col(TimerRecord.claimed_until) < now),
+                    (col(TimerRecord.claimed_until).is_(None))
+                    | (col(TimerRecord.claimed_until) < now),
                 )
                 .values(claimed_until=now + self.lease)
             )
@@ -189,7 +203,9 @@ class TimerRunner:
             timer.claimed_until = None
             if timer.attempts >= self.max_attempts:
                 timer.state = "failed"
-                log.error("timer %s/%s failed for good: %s", timer.kind, timer.key, timer.last_error)
+                log.error(
+                    "timer %s/%s failed for good: %s", timer.kind, timer.key, timer.last_error
+                )
             else:
                 timer.due_at = now + timedelta(seconds=2**timer.attempts)
             session.add(timer)

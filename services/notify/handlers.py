@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,7 +14,7 @@ from contracts.envelope import CloudEvent
 from contracts.events.notify import WebhookDelivered, WebhookFailed
 from contracts.events.referral import ReferralSent
 from services.kit.consumer import HandlerContext
-from services.kit.timers import Fired, schedule
+from services.kit.timers import Fired, TimerHandler, schedule
 from services.notify import domain
 from services.notify.models import Delivery
 from services.notify.webhooks import send_signed
@@ -32,7 +32,9 @@ class WebhookTarget:
     max_attempts: int
 
 
-def on_referral_sent(target: WebhookTarget) -> Callable[[ReferralSent, HandlerContext], object]:
+def on_referral_sent(
+    target: WebhookTarget,
+) -> Callable[[ReferralSent, HandlerContext], Awaitable[None]]:
     async def handle(_evt: ReferralSent, ctx: HandlerContext) -> None:
         if target.url is None:
             return
@@ -53,39 +55,65 @@ async def record_delivery(
         created_at=ctx.clock.now(),
     )
     session.add(delivery)
-    await schedule(session, kind=WEBHOOK_TIMER, key=delivery.id, due_at=ctx.clock.now(),
-                   payload={"delivery_id": delivery.id})
+    await schedule(
+        session,
+        kind=WEBHOOK_TIMER,
+        key=delivery.id,
+        due_at=ctx.clock.now(),
+        payload={"delivery_id": delivery.id},
+    )
     return delivery
 
 
 def deliver_webhook(
     target: WebhookTarget, client: Callable[[], httpx.AsyncClient], emit: Emit
-) -> Callable[[Fired], object]:
+) -> TimerHandler:
     async def fire(fired: Fired) -> None:
         session, now = fired.session, fired.clock.now()
         delivery = await session.get(Delivery, fired.timer.payload["delivery_id"])
         if delivery is None or delivery.status != "pending":
             return
         attempt = await send_signed(
-            client(), url=delivery.url, secret=target.secret, message_id=delivery.id,
-            payload=delivery.payload, now=now,
+            client(),
+            url=delivery.url,
+            secret=target.secret,
+            message_id=delivery.id,
+            payload=delivery.payload,
+            now=now,
         )
         delivery.attempts += 1
         delivery.last_status_code, delivery.last_error = attempt.status_code, attempt.error
         if attempt.ok:
             delivery.status, delivery.delivered_at = "delivered", now
-            emit(session, WebhookDelivered(delivery_id=delivery.id, event_id=delivery.event_id,
-                                           attempts=delivery.attempts,
-                                           status_code=attempt.status_code or 0))
+            emit(
+                session,
+                WebhookDelivered(
+                    delivery_id=delivery.id,
+                    event_id=delivery.event_id,
+                    attempts=delivery.attempts,
+                    status_code=attempt.status_code or 0,
+                ),
+            )
         elif delivery.attempts >= target.max_attempts:
             delivery.status = "failed"
-            emit(session, WebhookFailed(delivery_id=delivery.id, event_id=delivery.event_id,
-                                        attempts=delivery.attempts, last_error=attempt.error or ""))
+            emit(
+                session,
+                WebhookFailed(
+                    delivery_id=delivery.id,
+                    event_id=delivery.event_id,
+                    attempts=delivery.attempts,
+                    last_error=attempt.error or "",
+                ),
+            )
         else:
             # Retry later on the same durable timer, with the same webhook-id.
-            await schedule(session, kind=WEBHOOK_TIMER, key=delivery.id,
-                           due_at=now + retry_delay(delivery.attempts),
-                           payload={"delivery_id": delivery.id})
+            await schedule(
+                session,
+                kind=WEBHOOK_TIMER,
+                key=delivery.id,
+                due_at=now + retry_delay(delivery.attempts),
+                payload={"delivery_id": delivery.id},
+            )
         session.add(delivery)
 
     return fire

@@ -15,14 +15,15 @@ from services.notify.consumers import subscriptions
 from services.notify.models import Delivery
 from services.notify.settings import NotifySettings
 
-TABLES = [Delivery.__table__]
+MODELS = [Delivery]
 
 
 def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or NotifySettings()
     clock = clock or SystemClock()
     target = handlers.WebhookTarget(
-        url=settings.webhook_url, secret=settings.webhook_secret,
+        url=settings.webhook_url,
+        secret=settings.webhook_secret,
         max_attempts=settings.webhook_max_attempts,
     )
     clients: list[httpx.AsyncClient] = []
@@ -36,7 +37,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
     emit = Emitter(f"/relais/{settings.service_name}", clock)
     runtime = ServiceRuntime.build(
         settings,  # type: ignore[arg-type]
-        tables=TABLES,
+        models=MODELS,
         subscriptions=subscriptions(target),
         timer_handlers={handlers.WEBHOOK_TIMER: handlers.deliver_webhook(target, client, emit)},
         clock=clock,

@@ -18,7 +18,13 @@ class Attempt:
 
 
 async def send_signed(
-    client: httpx.AsyncClient, *, url: str, secret: str, message_id: str, payload: dict, now: datetime
+    client: httpx.AsyncClient,
+    *,
+    url: str,
+    secret: str,
+    message_id: str,
+    payload: dict,
+    now: datetime,
 ) -> Attempt:
     body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
     signature = Webhook(secret).sign(message_id, now, body)

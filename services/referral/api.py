@@ -25,11 +25,14 @@ async def send_referral(
 
 
 @router.get("/v1/referrals/{referral_id}", response_model=ReferralPublic)
-async def get_referral(referral_id: str, principal: CurrentPrincipal, session: SessionDep) -> Referral:
+async def get_referral(
+    referral_id: str, principal: CurrentPrincipal, session: SessionDep
+) -> Referral:
     referral = await session.get(Referral, referral_id)
     # A member sees only the referrals it sent or received: others get the same 404.
     if referral is None or principal.member_id not in (
-        referral.sender_member_id, referral.receiver_member_id
+        referral.sender_member_id,
+        referral.receiver_member_id,
     ):
         raise ApiError(404, "not_found", what="Orientation", id=referral_id)
     return referral

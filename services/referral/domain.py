@@ -5,8 +5,12 @@ from __future__ import annotations
 from services.kit.errors import ApiError
 
 
-def check_can_send(sender_member_id: str, receiver_member_id: str, receiver_known: bool,
-                   receiver_status: str | None) -> None:
+def check_can_send(
+    sender_member_id: str,
+    receiver_member_id: str,
+    receiver_known: bool,
+    receiver_status: str | None,
+) -> None:
     if sender_member_id == receiver_member_id:
         raise ApiError(422, "referral.self")
     if not receiver_known:

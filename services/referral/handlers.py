@@ -23,7 +23,9 @@ async def send_referral(
 ) -> Referral:
     receiver = await session.get(KnownMember, data.receiver_member_id)
     domain.check_can_send(
-        sender_member_id, data.receiver_member_id, receiver is not None,
+        sender_member_id,
+        data.receiver_member_id,
+        receiver is not None,
         receiver.status if receiver else None,
     )
     referral = Referral(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from sqlmodel import SQLModel
 
 from services.kit.clock import Clock
 from services.kit.http import create_service_app
@@ -12,12 +13,15 @@ from services.referral.consumers import SUBSCRIPTIONS
 from services.referral.models import KnownMember, Referral
 from services.referral.settings import ReferralSettings
 
-TABLES = [KnownMember.__table__, Referral.__table__]
+MODELS: list[type[SQLModel]] = [KnownMember, Referral]
 
 
 def create_app(settings: ReferralSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
     runtime = ServiceRuntime.build(
-        settings, tables=TABLES, subscriptions=SUBSCRIPTIONS, clock=clock  # type: ignore[arg-type]
+        settings,
+        models=MODELS,
+        subscriptions=SUBSCRIPTIONS,
+        clock=clock,  # type: ignore[arg-type]
     )
     return create_service_app(runtime, title="Relais — referral", routers=[router])

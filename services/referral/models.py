@@ -16,7 +16,7 @@ def new_id(prefix: str) -> str:
 
 
 class KnownMember(SQLModel, table=True):
-    """Read model kept from `directory.events`: the referral service never reads directory tables."""
+    """Read model of `directory.events`: this service never reads the directory's tables."""
 
     __tablename__ = "referral_known_member"
 

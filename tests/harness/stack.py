@@ -92,22 +92,61 @@ async def running_stack(
     jwks = f"http://127.0.0.1:{ports['directory']}/.well-known/jwks.json"
     urls = database_urls or {}
     common: dict[str, Any] = dict(
-        kafka_bootstrap_servers=bootstrap, var_dir=var_dir, consumer_group_prefix=group_prefix,
+        kafka_bootstrap_servers=bootstrap,
+        var_dir=var_dir,
+        consumer_group_prefix=group_prefix,
         environment="test",
     )
     builders: list[tuple[str, Callable[[], FastAPI]]] = [
-        ("directory", lambda: directory_app(DirectorySettings(
-            port=ports["directory"], admin_key=ADMIN_KEY, database_url=urls.get("directory"),
-            **common), clock=clock)),
-        ("referral", lambda: referral_app(ReferralSettings(
-            port=ports["referral"], jwks_url=jwks, database_url=urls.get("referral"), **common),
-            clock=clock)),
-        ("evaluation", lambda: evaluation_app(EvaluationSettings(
-            port=ports["evaluation"], jwks_url=jwks, database_url=urls.get("evaluation"), **common),
-            clock=clock)),
-        ("notify", lambda: notify_app(NotifySettings(
-            port=ports["notify"], jwks_url=jwks, webhook_url=webhook_url,
-            database_url=urls.get("notify"), **common), clock=clock)),
+        (
+            "directory",
+            lambda: directory_app(
+                DirectorySettings(
+                    port=ports["directory"],
+                    admin_key=ADMIN_KEY,
+                    database_url=urls.get("directory"),
+                    **common,
+                ),
+                clock=clock,
+            ),
+        ),
+        (
+            "referral",
+            lambda: referral_app(
+                ReferralSettings(
+                    port=ports["referral"],
+                    jwks_url=jwks,
+                    database_url=urls.get("referral"),
+                    **common,
+                ),
+                clock=clock,
+            ),
+        ),
+        (
+            "evaluation",
+            lambda: evaluation_app(
+                EvaluationSettings(
+                    port=ports["evaluation"],
+                    jwks_url=jwks,
+                    database_url=urls.get("evaluation"),
+                    **common,
+                ),
+                clock=clock,
+            ),
+        ),
+        (
+            "notify",
+            lambda: notify_app(
+                NotifySettings(
+                    port=ports["notify"],
+                    jwks_url=jwks,
+                    webhook_url=webhook_url,
+                    database_url=urls.get("notify"),
+                    **common,
+                ),
+                clock=clock,
+            ),
+        ),
     ]
     stack = Stack()
     try:
@@ -129,7 +168,10 @@ async def _all_ready(stack: Stack) -> bool:
 
 
 async def wait_until(
-    probe: Callable[[], Awaitable[Any]], *, timeout: float = 30, what: str = "condition",
+    probe: Callable[[], Awaitable[Any]],
+    *,
+    timeout: float = 30,
+    what: str = "condition",
     interval: float = 0.05,
 ) -> Any:
     """Poll `probe` until it returns something truthy (not a business delay: an I/O wait)."""

@@ -34,10 +34,16 @@ async def token_for(client: httpx.AsyncClient, stack: Stack, api_key: str) -> st
 async def test_referral_reaches_webhook_and_indicators(
     kafka_bootstrap: str, unique_name, tmp_path: Path
 ) -> None:
-    async with webhook_receiver() as receiver, running_stack(
-        bootstrap=kafka_bootstrap, var_dir=tmp_path, group_prefix=unique_name("skel"),
-        webhook_url=receiver.url,
-    ) as stack, httpx.AsyncClient(timeout=10) as client:
+    async with (
+        webhook_receiver() as receiver,
+        running_stack(
+            bootstrap=kafka_bootstrap,
+            var_dir=tmp_path,
+            group_prefix=unique_name("skel"),
+            webhook_url=receiver.url,
+        ) as stack,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
         sender, sender_key = await register(client, stack, "Coopérative d'Amiens")
         receiver_member, _ = await register(client, stack, "Incubateur de Lille")
         token = await token_for(client, stack, sender_key)
@@ -46,7 +52,10 @@ async def test_referral_reaches_webhook_and_indicators(
         async def receiver_known() -> bool:
             probe = await client.post(
                 stack.url("referral") + "/v1/referrals",
-                json={"receiver_member_id": "mbr_nobody", "project": {"stage": "idee", "commune": "80021"}},
+                json={
+                    "receiver_member_id": "mbr_nobody",
+                    "project": {"stage": "idee", "commune": "80021"},
+                },
                 headers=auth,
             )
             assert probe.status_code == 422  # unknown receiver: refused, nothing written
@@ -94,10 +103,15 @@ async def _true(value: object) -> bool:
 async def test_referral_api_refuses_missing_token_in_french(
     kafka_bootstrap: str, unique_name, tmp_path: Path, path: str
 ) -> None:
-    async with running_stack(
-        bootstrap=kafka_bootstrap, var_dir=tmp_path, group_prefix=unique_name("auth"),
-        webhook_url=None,
-    ) as stack, httpx.AsyncClient(timeout=10) as client:
+    async with (
+        running_stack(
+            bootstrap=kafka_bootstrap,
+            var_dir=tmp_path,
+            group_prefix=unique_name("auth"),
+            webhook_url=None,
+        ) as stack,
+        httpx.AsyncClient(timeout=10) as client,
+    ):
         response = await client.post(stack.url("referral") + path, json={})
         assert response.status_code == 401
         assert "Authentification requise" in response.json()["error"]["message"]

@@ -1,0 +1,1 @@
+"""The `relais` command line (entry point: services.cli.main:app)."""
