@@ -73,8 +73,13 @@ class DevOptions:
         """`--base-port` shifts every default port; a `--<service>-port` wins over it."""
         shift = 0 if base_port is None else base_port - DEFAULT_BASE_PORT
         ports = {s.name: service_ports.get(s.name) or s.port + shift for s in SERVICES}
-        return cls(keep=keep, partitions=partitions, ports=ports, kafka_port=kafka_port,
-                   receiver_port=receiver_port or RECEIVER_PORT + shift)
+        return cls(
+            keep=keep,
+            partitions=partitions,
+            ports=ports,
+            kafka_port=kafka_port,
+            receiver_port=receiver_port or RECEIVER_PORT + shift,
+        )
 
 
 class DevStack:
@@ -150,7 +155,10 @@ class DevStack:
         for spec in SERVICES:
             settings = spec.settings_class()(var_dir=self.var, port=self.options.ports[spec.name])
             count = await replay_service(
-                spec, EPOCH, settings=settings, bootstrap=self.bootstrap,
+                spec,
+                EPOCH,
+                settings=settings,
+                bootstrap=self.bootstrap,
                 partitions=self.options.partitions,
             )
             if count:
@@ -181,13 +189,35 @@ class DevStack:
     def _spawn_all(self) -> None:
         env, logs = self._env(), self.var / "logs"
         for spec in SERVICES:
-            self.children.append(spawn(spec.name, self.url(spec.name), service_argv(spec, HOST,
-                                 self.options.ports[spec.name]), env, logs / f"{spec.name}.log"))
-        receiver_argv = [sys.executable, "-m", "services.cli.demo_receiver", "--host", HOST,
-                         "--port", str(self.options.receiver_port),
-                         "--inbox", str(self.var / "partner-inbox")]
-        self.children.append(spawn(RECEIVER_NAME, self.url(RECEIVER_NAME), receiver_argv, env,
-                                   logs / f"{RECEIVER_NAME}.log"))
+            self.children.append(
+                spawn(
+                    spec.name,
+                    self.url(spec.name),
+                    service_argv(spec, HOST, self.options.ports[spec.name]),
+                    env,
+                    logs / f"{spec.name}.log",
+                )
+            )
+        receiver_argv = [
+            sys.executable,
+            "-m",
+            "services.cli.demo_receiver",
+            "--host",
+            HOST,
+            "--port",
+            str(self.options.receiver_port),
+            "--inbox",
+            str(self.var / "partner-inbox"),
+        ]
+        self.children.append(
+            spawn(
+                RECEIVER_NAME,
+                self.url(RECEIVER_NAME),
+                receiver_argv,
+                env,
+                logs / f"{RECEIVER_NAME}.log",
+            )
+        )
 
     async def _load_demo(self) -> None:
         directory = self.url(IDENTITY_PROVIDER)
@@ -196,14 +226,21 @@ class DevStack:
                 members = await demo.register_demo_members(directory, self.secrets.admin_key)
             except Exception as exc:
                 log = self.var / "logs" / f"{IDENTITY_PROVIDER}.log"
-                raise DevError(f"données de démo non chargées : {exc}",
-                               [(f"dernières lignes de {log}", tail(log))]) from exc
-        demo.write_credentials(self.credentials_path, demo.credentials_document(
-            members=members, secrets_=self.secrets,
-            urls={s.name: self.url(s.name) for s in SERVICES},
-            receiver_url=self.receiver_webhook_url, inbox=self.var / "partner-inbox",
-            kafka_bootstrap=self.bootstrap,
-        ))
+                raise DevError(
+                    f"données de démo non chargées : {exc}",
+                    [(f"dernières lignes de {log}", tail(log))],
+                ) from exc
+        demo.write_credentials(
+            self.credentials_path,
+            demo.credentials_document(
+                members=members,
+                secrets_=self.secrets,
+                urls={s.name: self.url(s.name) for s in SERVICES},
+                receiver_url=self.receiver_webhook_url,
+                inbox=self.var / "partner-inbox",
+                kafka_bootstrap=self.bootstrap,
+            ),
+        )
         self.console.print(f"  [green]✓[/] {len(members)} membres de démo inscrits")
 
     # --- run and stop -------------------------------------------------------------------
@@ -214,10 +251,15 @@ class DevStack:
         for spec in SERVICES:
             url = self.url(spec.name)
             table.add_row(spec.name, url, f"{url}/docs", f"{url}/readyz")
-        table.add_row(RECEIVER_NAME, self.receiver_webhook_url, "—",
-                      str(self.var / "partner-inbox"))
-        table.add_row("kafka", self.bootstrap, "—",
-                      "externe" if self.external_kafka else str(self.var / "logs" / "kafka.log"))
+        table.add_row(
+            RECEIVER_NAME, self.receiver_webhook_url, "—", str(self.var / "partner-inbox")
+        )
+        table.add_row(
+            "kafka",
+            self.bootstrap,
+            "—",
+            "externe" if self.external_kafka else str(self.var / "logs" / "kafka.log"),
+        )
         return table
 
     async def watch(self) -> None:
@@ -242,8 +284,17 @@ class DevStack:
 
 
 def service_argv(spec: ServiceSpec, host: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", "--factory", spec.app_factory,
-            "--host", host, "--port", str(port)]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        spec.app_factory,
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
 
 
 async def run_dev(options: DevOptions, console: Console) -> int:

@@ -62,25 +62,49 @@ def _dev(**options: Any) -> None:
 
 def _opt(name: str, annotation: Any, default: Any, *decls: str, **kwargs: Any) -> inspect.Parameter:
     option = typer.Option(*decls, **kwargs)
-    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,
-                             annotation=Annotated[annotation, option])
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=default,
+        annotation=Annotated[annotation, option],
+    )
 
 
 def _dev_signature() -> inspect.Signature:
     """Static options plus one `--<service>-port` per catalogued service (data, not code)."""
     params = [
-        _opt("keep", bool, False, "--keep",
-             help="garder var/ (bases, identifiants) et rejouer les outbox"),
+        _opt(
+            "keep",
+            bool,
+            False,
+            "--keep",
+            help="garder var/ (bases, identifiants) et rejouer les outbox",
+        ),
         _opt("partitions", int, 6, "--partitions", min=1, help="partitions par topic créé"),
-        _opt("base_port", int | None, None, "--base-port",
-             help="décale tous les ports par défaut (8000 -> base)"),
+        _opt(
+            "base_port",
+            int | None,
+            None,
+            "--base-port",
+            help="décale tous les ports par défaut (8000 -> base)",
+        ),
         _opt("kafka_port", int, KAFKA_PORT, "--kafka-port", help="port du broker embarqué"),
-        _opt("receiver_port", int | None, None, "--receiver-port",
-             help=f"port du récepteur de webhooks de démo (défaut {RECEIVER_PORT})"),
+        _opt(
+            "receiver_port",
+            int | None,
+            None,
+            "--receiver-port",
+            help=f"port du récepteur de webhooks de démo (défaut {RECEIVER_PORT})",
+        ),
     ]
     params += [
-        _opt(f"{s.name}_port", int | None, None, s.port_option,
-             help=f"port du service {s.name} (défaut {s.port})")
+        _opt(
+            f"{s.name}_port",
+            int | None,
+            None,
+            s.port_option,
+            help=f"port du service {s.name} (défaut {s.port})",
+        )
         for s in SERVICES
     ]
     return inspect.Signature(params)
@@ -108,8 +132,13 @@ def serve(
         settings = spec.settings()  # fail here, in one line, on a bad configuration
     except (KeyError, ValueError) as exc:
         raise _fail(str(exc)) from exc
-    uvicorn.run(spec.app_factory, factory=True, host=host or settings.host,
-                port=port or settings.port, proxy_headers=True)
+    uvicorn.run(
+        spec.app_factory,
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        proxy_headers=True,
+    )
 
 
 # --- contracts -------------------------------------------------------------------------------
@@ -142,8 +171,10 @@ def contracts_export_cmd(
         if problems:
             for line in problems:
                 err_console.print(f"  {line}")
-            raise _fail(f"{len(problems)} schéma(s) pas à jour dans {schema_dir} : "
-                        "lancez `relais contracts export`.")
+            raise _fail(
+                f"{len(problems)} schéma(s) pas à jour dans {schema_dir} : "
+                "lancez `relais contracts export`."
+            )
         console.print(f"[green]✓[/] schémas à jour ({schema_dir})")
         return
     written = contracts_export.write_all(schema_dir)
@@ -172,22 +203,38 @@ def dlq_list(
         console.print("Aucune lettre morte.")
         return
     table = Table(title=f"{len(records)} lettre(s) morte(s)", title_justify="left")
-    for column in ("dlq", "part:offset", "raison", "origine", "consommateur", "essais", "type",
-                   "erreur"):
+    for column in (
+        "dlq",
+        "part:offset",
+        "raison",
+        "origine",
+        "consommateur",
+        "essais",
+        "type",
+        "erreur",
+    ):
         table.add_column(column, overflow="fold")
     for r in records:
         origin = f"{r.original_topic}[{r.original_partition}]@{r.original_offset}"
-        table.add_row(r.topic, f"{r.partition}:{r.offset}", r.reason or "?", origin,
-                      r.consumer or "", str(r.attempts or ""), r.ce_type or "",
-                      (r.error or "")[:160])
+        table.add_row(
+            r.topic,
+            f"{r.partition}:{r.offset}",
+            r.reason or "?",
+            origin,
+            r.consumer or "",
+            str(r.attempts or ""),
+            r.ce_type or "",
+            (r.error or "")[:160],
+        )
     console.print(table)
 
 
 @dlq_app.command("replay")
 def dlq_replay(
     topic: Annotated[str, typer.Option("--topic", help="topic .dlq (ou son topic source)")],
-    offset: Annotated[list[str] | None, typer.Option(
-        "--offset", help="N ou partition:N (répétable)")] = None,
+    offset: Annotated[
+        list[str] | None, typer.Option("--offset", help="N ou partition:N (répétable)")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="rejouer toutes les lettres")] = False,
     bootstrap: BootstrapOpt = None,
 ) -> None:
@@ -211,10 +258,14 @@ def dlq_replay(
 @app.command()
 def replay(
     since: Annotated[str, typer.Option("--since", help="2h, 30m, 7d ou date ISO (heure de Paris)")],
-    service_names: Annotated[list[str] | None, typer.Option(
-        "--service", help=f"parmi {', '.join(SERVICE_NAMES)} (défaut : tous)")] = None,
-    bootstrap: Annotated[str | None, typer.Option(
-        "--bootstrap", help="défaut : celui des réglages de chaque service")] = None,
+    service_names: Annotated[
+        list[str] | None,
+        typer.Option("--service", help=f"parmi {', '.join(SERVICE_NAMES)} (défaut : tous)"),
+    ] = None,
+    bootstrap: Annotated[
+        str | None,
+        typer.Option("--bootstrap", help="défaut : celui des réglages de chaque service"),
+    ] = None,
 ) -> None:
     """Republie les événements gardés dans les outbox (broker qui a perdu ses données)."""
     try:

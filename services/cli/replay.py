@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import inspect, select
 from sqlalchemy.engine import make_url
+from sqlmodel import col
 
 from services.cli.catalog import ServiceSpec
 from services.kit.clock import PARIS
@@ -70,14 +71,14 @@ async def replay_service(
     if _sqlite_file_missing(url):
         return None  # never ran: nothing to replay, and do not create an empty file
     bootstrap = bootstrap or settings.kafka_bootstrap_servers
-    db = Database(url, tables=[])
+    db = Database(url)  # no tables of its own: it only reads the outbox
     try:
         async with db.engine.connect() as conn:
             has_outbox = await conn.run_sync(lambda c: inspect(c).has_table("outbox"))
             if not has_outbox:
                 return None
             result = await conn.execute(
-                select(OutboxRecord.topic).where(OutboxRecord.time >= since).distinct()  # type: ignore[arg-type]
+                select(col(OutboxRecord.topic)).where(col(OutboxRecord.time) >= since).distinct()
             )
             topics = sorted({row[0] for row in result})
         if not topics:

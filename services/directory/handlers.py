@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from sqlmodel import select
@@ -15,6 +16,7 @@ from services.directory.models import ApiKey, Member, MemberCreate, TokenRespons
 from services.kit.clock import Clock
 from services.kit.errors import ApiError
 
+log = logging.getLogger("relais.directory")
 Emit = Callable[[AsyncSession, Event], CloudEvent]
 
 
@@ -41,6 +43,7 @@ async def register_member(
         ),
     )
     await session.commit()
+    log.info("member %s registered: %s", member.id, member.name)
     return member, api_key
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,6 +16,8 @@ from services.evaluation.models import (
     MemberReferralCountPublic,
 )
 from services.kit.consumer import HandlerContext
+
+log = logging.getLogger("relais.evaluation")
 
 
 def archive(ctx: HandlerContext) -> None:
@@ -38,6 +42,12 @@ async def on_referral_sent(evt: ReferralSent, ctx: HandlerContext) -> None:
         row.sent += sent
         row.received += received
         ctx.session.add(row)
+    log.info(
+        "referral %s counted for %s -> %s",
+        evt.referral_id,
+        evt.sender_member_id,
+        evt.receiver_member_id,
+    )
 
 
 async def indicator_summary(session: AsyncSession) -> IndicatorSummary:

@@ -66,7 +66,7 @@ def parse_offset_ref(ref: OffsetRef) -> tuple[int | None, int]:
     return None, int(text)
 
 
-async def _read_to_end(
+async def read_to_end(
     bootstrap: str, topics: Sequence[str], timeout: float = 30.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of `topics` from the beginning up to the end offsets at call time."""
@@ -155,7 +155,7 @@ async def list_dead_letters(
 ) -> list[DeadLetterRecord]:
     """Dead letters of the given DLQ topics (default: every topic's DLQ); missing ones are empty."""
     topics = [as_dlq_topic(t) for t in (dlq_topics or default_dlq_topics())]
-    return [to_dead_letter(r) for r in await _read_to_end(bootstrap, topics)]
+    return [to_dead_letter(r) for r in await read_to_end(bootstrap, topics)]
 
 
 def _select(
@@ -180,7 +180,7 @@ async def replay_dead_letters(
     """Republish dead letters (all when `offsets` is None) to their original topic."""
     if not dlq_topic.endswith(DLQ_SUFFIX):
         raise ValueError(f"{dlq_topic!r} is not a dead-letter topic (*.dlq)")
-    records = await _read_to_end(bootstrap, [dlq_topic])
+    records = await read_to_end(bootstrap, [dlq_topic])
     if offsets is not None:
         records = _select(records, offsets)
     if not records:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -19,6 +20,7 @@ from services.notify import domain
 from services.notify.models import Delivery
 from services.notify.webhooks import send_signed
 
+log = logging.getLogger("relais.notify")
 Emit = Callable[[AsyncSession, Event], CloudEvent]
 WEBHOOK_TIMER = "notify.webhook"
 
@@ -85,6 +87,12 @@ def deliver_webhook(
         delivery.last_status_code, delivery.last_error = attempt.status_code, attempt.error
         if attempt.ok:
             delivery.status, delivery.delivered_at = "delivered", now
+            log.info(
+                "webhook %s delivered to %s (attempt %d)",
+                delivery.id,
+                delivery.url,
+                delivery.attempts,
+            )
             emit(
                 session,
                 WebhookDelivered(
@@ -96,6 +104,7 @@ def deliver_webhook(
             )
         elif delivery.attempts >= target.max_attempts:
             delivery.status = "failed"
+            log.warning("webhook %s failed for good: %s", delivery.id, attempt.error)
             emit(
                 session,
                 WebhookFailed(

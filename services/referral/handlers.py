@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -15,6 +16,7 @@ from services.kit.consumer import HandlerContext
 from services.referral import domain
 from services.referral.models import KnownMember, Referral, ReferralCreate, new_id
 
+log = logging.getLogger("relais.referral")
 Emit = Callable[[AsyncSession, Event], CloudEvent]
 
 
@@ -53,6 +55,13 @@ async def send_referral(
         ),
     )
     await session.commit()
+    log.info(
+        "referral %s sent by %s to %s (project %s)",
+        referral.id,
+        sender_member_id,
+        referral.receiver_member_id,
+        referral.project_id,
+    )
     return referral
 
 
