@@ -37,6 +37,17 @@ def _types(schema: Schema, defs: dict[str, Schema]) -> set[str]:
     return {kind} if kind else {"any"}
 
 
+def _shape(schema: Schema, defs: dict[str, Schema]) -> Schema:
+    """The object/array schema to descend into: `X | None` (anyOf with one non-null branch) is X."""
+    schema = _resolve(schema, defs)
+    branches = [
+        _resolve(s, defs)
+        for s in schema.get("anyOf", [])
+        if _resolve(s, defs).get("type") != "null"
+    ]
+    return branches[0] if len(branches) == 1 else schema
+
+
 def _compare(old: Schema, new: Schema, old_defs: dict, new_defs: dict, path: str) -> list[str]:
     old, new = _resolve(old, old_defs), _resolve(new, new_defs)
     problems: list[str] = []
@@ -44,6 +55,7 @@ def _compare(old: Schema, new: Schema, old_defs: dict, new_defs: dict, path: str
     if "any" not in new_types and not old_types <= new_types:
         lost = ", ".join(sorted(old_types - new_types))
         problems.append(f"{path or '<root>'}: no longer accepts {lost}")
+    old, new = _shape(old, old_defs), _shape(new, new_defs)
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
     for name, old_prop in old_props.items():
         where = f"{path}.{name}" if path else name
@@ -58,4 +70,7 @@ def _compare(old: Schema, new: Schema, old_defs: dict, new_defs: dict, path: str
         problems.append(f"{where}: was {state}, now required")
     if "items" in old and "items" in new:
         problems += _compare(old["items"], new["items"], old_defs, new_defs, f"{path}[]")
+    old_values, new_values = old.get("additionalProperties"), new.get("additionalProperties")
+    if isinstance(old_values, dict) and isinstance(new_values, dict):
+        problems += _compare(old_values, new_values, old_defs, new_defs, f"{path}{{}}")
     return problems

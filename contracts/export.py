@@ -78,7 +78,8 @@ def asyncapi_document() -> dict[str, Any]:
         }
         channels[dlq_topic(topic.name)] = {
             "address": dlq_topic(topic.name),
-            "description": f"Dead letters of {topic.name}: original record + x-dlq-* headers.",
+            "description": f"Dead letters of {topic.name}: "
+            "the original record plus x-dlq-* headers.",
         }
         operations[f"publish_{topic.name.replace('.', '_')}"] = {
             "action": "send",
