@@ -54,4 +54,4 @@ def service(name: str) -> ServiceSpec:
     for spec in SERVICES:
         if spec.name == name:
             return spec
-    raise KeyError(f"unknown service {name!r} (known: {', '.join(SERVICE_NAMES)})")
+    raise ValueError(f"service inconnu {name!r} (connus : {', '.join(SERVICE_NAMES)})")

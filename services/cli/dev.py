@@ -9,296 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
+import logging
 import signal
-import sys
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
-from rich.table import Table
 
-from services.cli import demo
-from services.cli.catalog import (
-    IDENTITY_PROVIDER,
-    JWKS_PATH,
-    KAFKA_PORT,
-    RECEIVER_NAME,
-    RECEIVER_PORT,
-    SERVICES,
-    ServiceSpec,
-)
-from services.cli.demo_receiver import SECRET_ENV as RECEIVER_SECRET_ENV
-from services.cli.procs import (
-    Child,
-    DevError,
-    PortClaim,
-    port_conflict,
-    spawn,
-    stop_all,
-    tail,
-    wait_ready,
-)
-from services.cli.replay import EPOCH, replay_service
-from services.kit.embedded import EmbeddedBroker, PortInUseError
-from services.kit.messaging import all_topic_names, ensure_topics
+from services.cli.options import DevOptions
+from services.cli.procs import DevError
+from services.cli.stack import DevStack
 
-HOST = "127.0.0.1"
-DEFAULT_BASE_PORT = 8000
-
-
-@dataclass
-class DevOptions:
-    keep: bool = False
-    partitions: int = 6
-    ports: dict[str, int] = field(default_factory=lambda: {s.name: s.port for s in SERVICES})
-    receiver_port: int = RECEIVER_PORT
-    kafka_port: int = KAFKA_PORT
-    var_dir: Path = Path("var")
-    ready_timeout: float = 60.0
-
-    @classmethod
-    def from_cli(
-        cls,
-        *,
-        keep: bool,
-        partitions: int,
-        base_port: int | None,
-        kafka_port: int,
-        receiver_port: int | None,
-        service_ports: dict[str, int | None],
-    ) -> DevOptions:
-        """`--base-port` shifts every default port; a `--<service>-port` wins over it."""
-        shift = 0 if base_port is None else base_port - DEFAULT_BASE_PORT
-        ports = {s.name: service_ports.get(s.name) or s.port + shift for s in SERVICES}
-        return cls(
-            keep=keep,
-            partitions=partitions,
-            ports=ports,
-            kafka_port=kafka_port,
-            receiver_port=receiver_port or RECEIVER_PORT + shift,
-        )
-
-
-class DevStack:
-    def __init__(self, options: DevOptions, console: Console) -> None:
-        self.options, self.console = options, console
-        self.var = options.var_dir.resolve()
-        self.credentials_path = self.var / "demo-credentials.json"
-        self.external_kafka = os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or None
-        self.broker: EmbeddedBroker | None = None
-        self.bootstrap = self.external_kafka or f"{HOST}:{options.kafka_port}"
-        self.children: list[Child] = []
-        self.secrets = demo.DemoSecrets.generate()
-
-    def url(self, name: str) -> str:
-        port = self.options.receiver_port if name == RECEIVER_NAME else self.options.ports[name]
-        return f"http://{HOST}:{port}"
-
-    @property
-    def receiver_webhook_url(self) -> str:
-        return f"{self.url(RECEIVER_NAME)}/webhooks"
-
-    def port_claims(self) -> list[PortClaim]:
-        claims = [PortClaim(s.name, self.options.ports[s.name], s.port_option) for s in SERVICES]
-        claims.append(PortClaim(RECEIVER_NAME, self.options.receiver_port, "--receiver-port"))
-        if not self.external_kafka:
-            claims.insert(0, PortClaim("kafka", self.options.kafka_port, "--kafka-port"))
-        return claims
-
-    # --- start ------------------------------------------------------------------------
-    async def up(self) -> None:
-        conflict = port_conflict(HOST, self.port_claims())
-        if conflict:
-            raise DevError(conflict)
-        kept = self._prepare_var()
-        await self._start_broker()
-        await ensure_topics(self.bootstrap, all_topic_names(), self.options.partitions)
-        if self.options.keep:
-            await self._replay_kept()
-        self._spawn_all()
-        await wait_ready(self.children, self.console, self.options.ready_timeout)
-        if kept is not None and kept.get("members"):
-            self.console.print(f"Données conservées : démo déjà chargée ({self.credentials_path}).")
-        else:
-            await self._load_demo()
-
-    def _prepare_var(self) -> dict[str, object] | None:
-        """Wipe var/ (clean demo) or keep it and reuse its secrets; return kept credentials."""
-        kept = demo.read_credentials(self.credentials_path) if self.options.keep else None
-        if not self.options.keep and self.var.exists():
-            shutil.rmtree(self.var)
-        (self.var / "logs").mkdir(parents=True, exist_ok=True)
-        if kept is not None:
-            self.secrets = demo.DemoSecrets.from_credentials(kept) or self.secrets
-        return kept
-
-    async def _start_broker(self) -> None:
-        if self.external_kafka:
-            self.console.print(f"Kafka : cluster externe {self.external_kafka}")
-            return
-        self.broker = EmbeddedBroker(HOST, self.options.kafka_port, self.var / "logs" / "kafka.log")
-        with self.console.status("Démarrage du broker Kafka embarqué (Tansu)…"):
-            try:
-                await self.broker.start()
-            except PortInUseError as exc:
-                self.broker = None
-                raise DevError(
-                    f"Le port {self.options.kafka_port} (kafka) est déjà utilisé : arrêtez "
-                    "l'autre processus ou choisissez un autre port (--kafka-port)."
-                ) from exc
-        self.console.print(f"  [green]✓[/] Kafka embarqué sur {self.bootstrap}")
-
-    async def _replay_kept(self) -> None:
-        for spec in SERVICES:
-            settings = spec.settings_class()(var_dir=self.var, port=self.options.ports[spec.name])
-            count = await replay_service(
-                spec,
-                EPOCH,
-                settings=settings,
-                bootstrap=self.bootstrap,
-                partitions=self.options.partitions,
-            )
-            if count:
-                self.console.print(f"  ↻ {spec.name} : {count} événement(s) rejoué(s)")
-
-    def _env(self) -> dict[str, str]:
-        """One environment for every child: each service reads only its own prefix."""
-        env = dict(os.environ)
-        env.update(
-            PYTHONUNBUFFERED="1",
-            KAFKA_BOOTSTRAP_SERVERS=self.bootstrap,
-            RELAIS_ENVIRONMENT="development",
-            DIRECTORY_ADMIN_KEY=self.secrets.admin_key,
-            NOTIFY_WEBHOOK_URL=self.receiver_webhook_url,
-            NOTIFY_WEBHOOK_SECRET=self.secrets.webhook_secret,
-        )
-        env[RECEIVER_SECRET_ENV] = self.secrets.webhook_secret
-        jwks = self.url(IDENTITY_PROVIDER) + JWKS_PATH
-        for spec in SERVICES:
-            prefix = spec.env_prefix
-            env[f"{prefix}HOST"] = HOST
-            env[f"{prefix}PORT"] = str(self.options.ports[spec.name])
-            env[f"{prefix}VAR_DIR"] = str(self.var)
-            if spec.name != IDENTITY_PROVIDER:
-                env[f"{prefix}JWKS_URL"] = jwks
-        return env
-
-    def _spawn_all(self) -> None:
-        env, logs = self._env(), self.var / "logs"
-        for spec in SERVICES:
-            self.children.append(
-                spawn(
-                    spec.name,
-                    self.url(spec.name),
-                    service_argv(spec, HOST, self.options.ports[spec.name]),
-                    env,
-                    logs / f"{spec.name}.log",
-                )
-            )
-        receiver_argv = [
-            sys.executable,
-            "-m",
-            "services.cli.demo_receiver",
-            "--host",
-            HOST,
-            "--port",
-            str(self.options.receiver_port),
-            "--inbox",
-            str(self.var / "partner-inbox"),
-        ]
-        self.children.append(
-            spawn(
-                RECEIVER_NAME,
-                self.url(RECEIVER_NAME),
-                receiver_argv,
-                env,
-                logs / f"{RECEIVER_NAME}.log",
-            )
-        )
-
-    async def _load_demo(self) -> None:
-        directory = self.url(IDENTITY_PROVIDER)
-        with self.console.status("Chargement des données de démo…"):
-            try:
-                members = await demo.register_demo_members(directory, self.secrets.admin_key)
-            except Exception as exc:
-                log = self.var / "logs" / f"{IDENTITY_PROVIDER}.log"
-                raise DevError(
-                    f"données de démo non chargées : {exc}",
-                    [(f"dernières lignes de {log}", tail(log))],
-                ) from exc
-        demo.write_credentials(
-            self.credentials_path,
-            demo.credentials_document(
-                members=members,
-                secrets_=self.secrets,
-                urls={s.name: self.url(s.name) for s in SERVICES},
-                receiver_url=self.receiver_webhook_url,
-                inbox=self.var / "partner-inbox",
-                kafka_bootstrap=self.bootstrap,
-            ),
-        )
-        self.console.print(f"  [green]✓[/] {len(members)} membres de démo inscrits")
-
-    # --- run and stop -------------------------------------------------------------------
-    def summary(self) -> Table:
-        table = Table(title="Relais — environnement de développement", title_justify="left")
-        for column in ("service", "URL", "API (docs)", "santé"):
-            table.add_column(column)
-        for spec in SERVICES:
-            url = self.url(spec.name)
-            table.add_row(spec.name, url, f"{url}/docs", f"{url}/readyz")
-        table.add_row(
-            RECEIVER_NAME, self.receiver_webhook_url, "—", str(self.var / "partner-inbox")
-        )
-        table.add_row(
-            "kafka",
-            self.bootstrap,
-            "—",
-            "externe" if self.external_kafka else str(self.var / "logs" / "kafka.log"),
-        )
-        return table
-
-    async def watch(self) -> None:
-        """Return only by raising: a child or the broker died."""
-        while True:
-            for child in self.children:
-                if not child.running():
-                    raise child.died()
-            if self.broker is not None and not self.broker.is_running():
-                log = self.broker.log_path
-                raise DevError("le broker Kafka s'est arrêté", [(str(log), tail(log))])
-            await asyncio.sleep(0.5)
-
-    def down(self) -> None:
-        if self.children:
-            self.console.print("Arrêt des services…")
-            stop_all(self.children)
-            self.children = []
-        if self.broker is not None:
-            self.broker.stop()
-            self.broker = None
-
-
-def service_argv(spec: ServiceSpec, host: str, port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        spec.app_factory,
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
+__all__ = ["DevOptions", "DevStack", "run_dev"]
 
 
 async def run_dev(options: DevOptions, console: Console) -> int:
     """Run until Ctrl-C/SIGTERM (exit 0) or a failure (exit 1); always clean up."""
+    # aiokafka logs every refused connection while the broker boots; failures that matter
+    # reach us as exceptions and are reported in French.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
     assert task is not None
@@ -309,8 +37,12 @@ async def run_dev(options: DevOptions, console: Console) -> int:
         await stack.up()
         console.print(stack.summary())
         if stack.credentials_path.exists():
-            console.print(f"Identifiants de démo : [bold]{stack.credentials_path}[/]")
-        console.print(f"Journaux : {stack.var / 'logs'}   —   Ctrl-C pour tout arrêter.")
+            console.print(
+                f"Identifiants de démo : [bold]{stack.credentials_path}[/]", soft_wrap=True
+            )
+        console.print(f"Webhooks reçus : {stack.var / 'partner-inbox'}", soft_wrap=True)
+        console.print(f"Journaux : {stack.var / 'logs'}", soft_wrap=True)
+        console.print("Ctrl-C pour tout arrêter.")
         await stack.watch()
         return 1
     except asyncio.CancelledError:
@@ -320,6 +52,9 @@ async def run_dev(options: DevOptions, console: Console) -> int:
         console.print(f"[red]Erreur :[/] {exc.message}", soft_wrap=True)
         for title, text in exc.details:
             console.print(Panel(text, title=title, title_align="left", border_style="red"))
+        return 1
+    except Exception as exc:  # a bug or an unforeseen failure: still stop every child
+        console.print(f"[red]Erreur inattendue :[/] {type(exc).__name__}: {exc}", soft_wrap=True)
         return 1
     finally:
         stack.down()

@@ -6,8 +6,8 @@ Commands only parse options and print; the work lives in services.cli.* and serv
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +17,15 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts import export as contracts_export
-from services.cli.catalog import KAFKA_PORT, RECEIVER_PORT, SERVICE_NAMES, SERVICES, service
+from services.cli.bench import bench_app
+from services.cli.catalog import (
+    KAFKA_PORT,
+    SERVICE_NAMES,
+    SERVICES,
+    ServiceSpec,
+    service,
+)
+from services.cli.options import DevOptions, dev_signature
 from services.cli.replay import parse_since, replay_service
 from services.kit.dlq import as_dlq_topic, list_dead_letters, replay_dead_letters
 
@@ -33,6 +41,7 @@ contracts_app = typer.Typer(
 dlq_app = typer.Typer(help="Lettres mortes (<topic>.dlq) : lister, rejouer.", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(bench_app, name="bench")
 
 BootstrapOpt = Annotated[
     str | None,
@@ -41,6 +50,8 @@ BootstrapOpt = Annotated[
 
 
 def _bootstrap(value: str | None) -> str:
+    # aiokafka logs each refused connection; the failure reaches us as one exception.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     return value or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or f"127.0.0.1:{KAFKA_PORT}"
 
 
@@ -53,64 +64,14 @@ def _fail(message: str) -> typer.Exit:
 
 
 def _dev(**options: Any) -> None:
-    from services.cli.dev import DevOptions, run_dev  # heavy imports only for this command
+    from services.cli.dev import run_dev  # heavy imports only for this command
 
     ports = {s.name: options.pop(f"{s.name}_port") for s in SERVICES}
     dev_options = DevOptions.from_cli(service_ports=ports, **options)
     raise typer.Exit(asyncio.run(run_dev(dev_options, console)))
 
 
-def _opt(name: str, annotation: Any, default: Any, *decls: str, **kwargs: Any) -> inspect.Parameter:
-    option = typer.Option(*decls, **kwargs)
-    return inspect.Parameter(
-        name,
-        inspect.Parameter.KEYWORD_ONLY,
-        default=default,
-        annotation=Annotated[annotation, option],
-    )
-
-
-def _dev_signature() -> inspect.Signature:
-    """Static options plus one `--<service>-port` per catalogued service (data, not code)."""
-    params = [
-        _opt(
-            "keep",
-            bool,
-            False,
-            "--keep",
-            help="garder var/ (bases, identifiants) et rejouer les outbox",
-        ),
-        _opt("partitions", int, 6, "--partitions", min=1, help="partitions par topic créé"),
-        _opt(
-            "base_port",
-            int | None,
-            None,
-            "--base-port",
-            help="décale tous les ports par défaut (8000 -> base)",
-        ),
-        _opt("kafka_port", int, KAFKA_PORT, "--kafka-port", help="port du broker embarqué"),
-        _opt(
-            "receiver_port",
-            int | None,
-            None,
-            "--receiver-port",
-            help=f"port du récepteur de webhooks de démo (défaut {RECEIVER_PORT})",
-        ),
-    ]
-    params += [
-        _opt(
-            f"{s.name}_port",
-            int | None,
-            None,
-            s.port_option,
-            help=f"port du service {s.name} (défaut {s.port})",
-        )
-        for s in SERVICES
-    ]
-    return inspect.Signature(params)
-
-
-_dev.__signature__ = _dev_signature()  # type: ignore[attr-defined]
+_dev.__signature__ = dev_signature()  # type: ignore[attr-defined]
 _dev.__annotations__ = {p.name: p.annotation for p in _dev.__signature__.parameters.values()}  # type: ignore[attr-defined]
 app.command(
     "dev",
@@ -130,7 +91,7 @@ def serve(
     try:
         spec = service(name)
         settings = spec.settings()  # fail here, in one line, on a bad configuration
-    except (KeyError, ValueError) as exc:
+    except ValueError as exc:
         raise _fail(str(exc)) from exc
     uvicorn.run(
         spec.app_factory,
@@ -271,22 +232,29 @@ def replay(
     try:
         moment = parse_since(since)
         specs = [service(n) for n in service_names] if service_names else list(SERVICES)
-    except (KeyError, ValueError) as exc:
-        raise _fail(str(exc).strip("'\"")) from exc
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
 
-    async def run_all() -> list[tuple[str, int | None]]:
-        return [(s.name, await replay_service(s, moment, bootstrap=bootstrap)) for s in specs]
+    async def run_one(spec: ServiceSpec) -> str:
+        try:
+            count = await replay_service(spec, moment, bootstrap=bootstrap)
+        except Exception as exc:  # one unreachable database must not hide the others
+            return f"[red]erreur : {exc}[/]"
+        return "pas de base" if count is None else str(count)
 
-    try:
-        results = asyncio.run(run_all())
-    except Exception as exc:
-        raise _fail(f"rejeu interrompu : {exc}") from exc
-    table = Table(title=f"Rejeu depuis {moment.isoformat()}", title_justify="left")
+    async def run_all() -> list[tuple[str, str]]:
+        return [(s.name, await run_one(s)) for s in specs]
+
+    results = asyncio.run(run_all())
+    console.print(f"Rejeu des outbox depuis {moment.isoformat()}", soft_wrap=True)
+    table = Table()
     table.add_column("service")
-    table.add_column("événements", justify="right")
-    for name, count in results:
-        table.add_row(name, "pas de base" if count is None else str(count))
+    table.add_column("événements", justify="right", overflow="fold")
+    for name, outcome in results:
+        table.add_row(name, outcome)
     console.print(table)
+    if any(outcome.startswith("[red]") for _, outcome in results):
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -78,8 +78,8 @@ async def read_to_end(
         request_timeout_ms=10_000,
         fetch_max_wait_ms=100,
     )
-    await consumer.start()
     try:
+        await consumer.start()
         existing = await consumer.topics()
         partitions = [
             TopicPartition(topic, p)
@@ -188,8 +188,8 @@ async def replay_dead_letters(
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, enable_idempotence=False, acks="all", linger_ms=1
     )
-    await producer.start()
     try:
+        await producer.start()
         acks: list[asyncio.Future[Any]] = []
         for record in records:
             h = _headers(record)

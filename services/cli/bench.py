@@ -1,0 +1,50 @@
+"""`relais bench <part>`: each part measures its baseline in the same run (see services.bench)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.bench import kit
+from services.kit.embedded import EmbeddedBroker, free_port
+
+bench_app = typer.Typer(
+    help="Mesures de performance, chacune avec sa référence mesurée dans le même run.",
+    no_args_is_help=True,
+)
+
+QuickOpt = Annotated[bool, typer.Option("--quick", help="version courte (moins d'une minute)")]
+
+
+@contextlib.asynccontextmanager
+async def broker_for_bench() -> AsyncIterator[str]:
+    """The cluster named by KAFKA_BOOTSTRAP_SERVERS, else a private embedded broker."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        return
+    with tempfile.TemporaryDirectory(prefix="relais-bench-broker-") as tmp:
+        broker = EmbeddedBroker(port=free_port(), log_path=Path(tmp) / "broker.log")
+        await broker.start()
+        try:
+            yield broker.bootstrap
+        finally:
+            broker.stop()
+
+
+@bench_app.command("kit")
+def bench_kit(quick: QuickOpt = False) -> None:
+    """Outbox relay throughput and commit-to-consumer latency, beside raw aiokafka."""
+
+    async def run() -> None:
+        async with broker_for_bench() as bootstrap:
+            report = await kit.run(bootstrap, quick=quick)
+        report.print()
+
+    asyncio.run(run())
