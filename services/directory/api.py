@@ -63,6 +63,17 @@ async def token(
     body: TokenRequest, request: Request, session: SessionDep, runtime: RuntimeDep
 ) -> TokenResponse:
     settings: DirectorySettings = request.app.state.settings
+    if body.admin_key is not None:
+        require_admin(request, body.admin_key)
+        return await handlers.issue_platform_admin_token(
+            session,
+            clock=runtime.clock,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl=settings.token_ttl_seconds,
+        )
+    if body.api_key is None:
+        raise ApiError(422, "validation", summary="api_key ou admin_key est requis")
     return await handlers.issue_token_for_api_key(
         session,
         body.api_key,

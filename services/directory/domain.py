@@ -19,6 +19,17 @@ def hash_api_key(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
+def platform_admin_claims(*, issuer: str, audience: str, now: datetime, ttl: int) -> dict[str, Any]:
+    return {
+        "iss": issuer,
+        "aud": audience,
+        "sub": "platform-admin",
+        "roles": ["platform_admin"],
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+    }
+
+
 def member_token_claims(
     *, member_id: str, network_ids: list[str], issuer: str, audience: str, now: datetime, ttl: int
 ) -> dict[str, Any]:

@@ -47,6 +47,17 @@ async def register_member(
     return member, api_key
 
 
+async def issue_platform_admin_token(
+    session: AsyncSession, *, clock: Clock, issuer: str, audience: str, ttl: int
+) -> TokenResponse:
+    """Caller checked the admin key. Operators' own logins come with the directory issue."""
+    now = clock.now()
+    signing_key = await keys.active_key(session, now)
+    claims = domain.platform_admin_claims(issuer=issuer, audience=audience, now=now, ttl=ttl)
+    log.info("platform admin token issued")
+    return TokenResponse(access_token=keys.sign(claims, signing_key), expires_in=ttl)
+
+
 async def issue_token_for_api_key(
     session: AsyncSession, api_key: str, *, clock: Clock, issuer: str, audience: str, ttl: int
 ) -> TokenResponse:

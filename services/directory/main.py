@@ -18,7 +18,7 @@ MODELS = [Member, ApiKey, SigningKey]
 def create_app(settings: DirectorySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or DirectorySettings()
     runtime = ServiceRuntime.build(settings, models=MODELS, clock=clock)  # type: ignore[arg-type]
-    # The directory verifies its own tokens from its own database, no HTTP round trip.
+    # The directory's own protected routes (dead letters) verify tokens from its own JWKS.
     verifier = JwtVerifier(
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,

@@ -71,7 +71,10 @@ class SigningKey(SQLModel, table=True):
 
 
 class TokenRequest(SQLModel):
-    api_key: str = Field(min_length=8, max_length=200)
+    """A member tool sends its API key; the platform's operators send the admin key."""
+
+    api_key: str | None = Field(default=None, min_length=8, max_length=200)
+    admin_key: str | None = Field(default=None, min_length=8, max_length=200)
 
 
 class TokenResponse(SQLModel):

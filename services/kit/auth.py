@@ -111,3 +111,12 @@ async def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+OPERATIONS_ROLES = ("platform_admin", "network_operator")
+
+
+async def require_operations(principal: CurrentPrincipal) -> Principal:
+    """Dead letters and replays are for the platform's and networks' operators."""
+    if not principal.has_role(*OPERATIONS_ROLES):
+        raise ApiError(403, "auth.forbidden", reason="réservé aux opérateurs")
+    return principal

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.kit.auth import JwtVerifier
+from services.kit.auth import JwtVerifier, require_operations
+from services.kit.dlq import dlq_router
 from services.kit.errors import install_error_handlers
 from services.kit.logs import configure_logging
 from services.kit.metrics import HTTP_LATENCY
@@ -72,6 +73,10 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
+    app.include_router(
+        dlq_router(lambda: settings.kafka_bootstrap_servers),
+        dependencies=[Depends(require_operations)],
+    )
     return app
 
 

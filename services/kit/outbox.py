@@ -170,8 +170,8 @@ class OutboxRelay:
                     .limit(self.batch_size)
                 )
             ).all()
+            OUTBOX_LAG.labels(self.db_label).set(len(rows))
             if not rows:
-                OUTBOX_LAG.labels(self.db_label).set(0)
                 return 0
             # Enqueue in id order (the producer keeps that order per partition), then await acks.
             sends = [await self.enqueue(r.to_cloudevent(), r.topic) for r in rows]

@@ -14,15 +14,15 @@ VAR_DIR = Path("var")
 class ServiceSettings(BaseSettings):
     """Common settings. Env prefix per service (DIRECTORY_, REFERRAL_, ...).
 
-    `KAFKA_BOOTSTRAP_SERVERS` and `RELAIS_ENVIRONMENT` are shared by all services and read
-    without prefix; a prefixed variable wins.
+    `KAFKA_BOOTSTRAP_SERVERS` and `RELAIS_ENVIRONMENT` are shared by all services: they are
+    read without the service prefix (and only that way), so one variable sets every service.
     """
 
     model_config = SettingsConfigDict(env_prefix="RELAIS_", extra="ignore", populate_by_name=True)
 
     service_name: str = "relais"
     environment: Literal["development", "test", "production"] = Field(
-        default="development", validation_alias=AliasChoices("environment", "RELAIS_ENVIRONMENT")
+        default="development", validation_alias=AliasChoices("RELAIS_ENVIRONMENT")
     )
     host: str = "127.0.0.1"
     port: int = 8000
@@ -31,7 +31,7 @@ class ServiceSettings(BaseSettings):
     var_dir: Path = VAR_DIR
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
-        validation_alias=AliasChoices("kafka_bootstrap_servers", "KAFKA_BOOTSTRAP_SERVERS"),
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS"),
     )
     kafka_session_timeout_ms: int = 6_000
     kafka_heartbeat_interval_ms: int = 1_000

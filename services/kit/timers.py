@@ -181,8 +181,11 @@ class TimerRunner:
         timer: TimerRecord | None = None
         try:
             async with self.db.transaction() as session:
-                timer = await session.get(TimerRecord, timer_id)
-                assert timer is not None
+                # Locked and re-checked: a cancel or reschedule may have committed since the
+                # claim (reschedule clears claimed_until); then it is no longer ours to fire.
+                timer = await session.get(TimerRecord, timer_id, with_for_update=True)
+                if timer is None or timer.state != "pending" or timer.claimed_until is None:
+                    return 0
                 # Done first: a handler may reschedule the same (kind, key) to fire again.
                 timer.state, timer.claimed_until = "done", None
                 session.add(timer)

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.kit.settings import ServiceSettings
@@ -18,6 +18,11 @@ class NotifySettings(ServiceSettings):
     webhook_secret: str = DEV_WEBHOOK_SECRET
     webhook_timeout_seconds: float = 15.0
     webhook_max_attempts: int = 8
+
+    @field_validator("webhook_url", mode="before")
+    @classmethod
+    def _empty_url_is_none(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _no_default_secret_outside_development(self) -> NotifySettings:

@@ -7,13 +7,15 @@ the runner either runs a pass directly (`run_due`) or is woken by the clock.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.clock import PARIS, ManualClock, add_calendar_days, paris_day
 from services.kit.db import Database
@@ -383,6 +385,61 @@ async def test_a_timer_claimed_by_another_instance_is_skipped_until_its_lease_en
     clock.advance(timedelta(seconds=1))
     assert await runner.run_due() == 1
     assert handler.keys() == ["ref_1"]
+
+
+def after_the_claim(db: Database, meanwhile: Callable[[AsyncSession], Awaitable[Any]]) -> None:
+    """Commit `meanwhile` right after the runner's claim commits, before the timer fires:
+    what another request (answering the referral, say) may do at that very moment."""
+    original = db.transaction
+    transactions = 0
+
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[AsyncSession]:
+        nonlocal transactions
+        transactions += 1
+        async with original() as session:
+            yield session
+        if transactions == 1:  # the claim
+            async with original() as other:
+                await meanwhile(other)
+
+    db.transaction = transaction  # type: ignore[method-assign]
+
+
+async def test_a_timer_cancelled_after_the_claim_does_not_fire(
+    db: Database, clock: ManualClock
+) -> None:
+    handler = Recorder()
+    runner = TimerRunner(db, clock, {KIND: handler})
+    await add_timer(db, "ref_1", START)
+
+    async def cancel_it(session: AsyncSession) -> None:
+        assert await cancel(session, kind=KIND, key="ref_1")
+
+    after_the_claim(db, cancel_it)
+    assert await runner.run_due() == 0
+    assert handler.fired == []
+    assert (await timer_row(db, "ref_1")).state == "cancelled"
+
+
+async def test_a_timer_moved_after_the_claim_fires_at_its_new_time(
+    db: Database, clock: ManualClock
+) -> None:
+    handler = Recorder()
+    runner = TimerRunner(db, clock, {KIND: handler})
+    await add_timer(db, "ref_1", START)
+
+    async def move_it(session: AsyncSession) -> None:
+        await schedule(session, kind=KIND, key="ref_1", due_at=START + timedelta(days=3))
+
+    after_the_claim(db, move_it)
+    assert await runner.run_due() == 0
+    assert handler.fired == []
+    row = await timer_row(db, "ref_1")
+    assert (row.state, utc(row.due_at)) == ("pending", START + timedelta(days=3))
+    clock.advance(timedelta(days=3))
+    assert await runner.run_due() == 1
+    assert handler.fired[0][2] == START + timedelta(days=3)
 
 
 # --- a timer that reschedules itself ---------------------------------------------------------
