@@ -6,8 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
+
+from services.kit.db import UtcDateTime
 
 
 def new_id(prefix: str) -> str:
@@ -31,7 +33,7 @@ class Member(MemberBase, table=True):
     network_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     schemes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     status: str = Field(default="active", max_length=20)
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class MemberPublic(MemberBase):
@@ -53,9 +55,9 @@ class ApiKey(SQLModel, table=True):
     member_id: str = Field(foreign_key="directory_member.id", index=True, max_length=64)
     label: str = Field(default="default", max_length=100)
     secret_hash: str = Field(index=True, unique=True, max_length=64)
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    last_used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
 
 
 class SigningKey(SQLModel, table=True):
@@ -66,7 +68,7 @@ class SigningKey(SQLModel, table=True):
     kid: str = Field(primary_key=True, max_length=64)
     private_pem: str
     public_jwk: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     active: bool = True
 
 

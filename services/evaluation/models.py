@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
+
+from services.kit.db import UtcDateTime
 
 
 class ArchivedEvent(SQLModel, table=True):
@@ -17,7 +19,7 @@ class ArchivedEvent(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     type: str = Field(max_length=200, index=True)
     key: str | None = Field(default=None, max_length=200)
-    time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    time: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False, index=True))
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
 

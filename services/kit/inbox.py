@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime
+from sqlalchemy import Column
 from sqlmodel import Field, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from services.kit.db import UtcDateTime
 
 
 class InboxRecord(SQLModel, table=True):
@@ -15,7 +17,7 @@ class InboxRecord(SQLModel, table=True):
     consumer: str = Field(primary_key=True, max_length=200)
     event_id: str = Field(primary_key=True, max_length=64)
     event_type: str = Field(max_length=200)
-    processed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    processed_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 async def already_processed(session: AsyncSession, consumer: str, event_id: str) -> bool:

@@ -14,14 +14,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, delete, text, update
+from sqlalchemy import JSON, Column, delete, text, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.base import Event
 from contracts.envelope import CloudEvent
 from services.kit.clock import Clock
-from services.kit.db import Database, mark_dirty, threadsafe_setter
+from services.kit.db import Database, UtcDateTime, mark_dirty, threadsafe_setter
 from services.kit.metrics import OUTBOX_LAG, OUTBOX_PUBLISHED
 
 log = logging.getLogger("relais.outbox")
@@ -41,10 +41,10 @@ class OutboxRecord(SQLModel, table=True):
     type: str = Field(max_length=200)
     source: str = Field(max_length=200)
     subject: str | None = Field(default=None, max_length=200)
-    time: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    time: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     published_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True, index=True)
+        default=None, sa_column=Column(UtcDateTime(), nullable=True, index=True)
     )
 
     def to_cloudevent(self) -> CloudEvent:

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, UniqueConstraint, update
+from sqlalchemy import JSON, Column, UniqueConstraint, update
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.clock import Clock
-from services.kit.db import Database, mark_dirty, threadsafe_setter
+from services.kit.db import Database, UtcDateTime, mark_dirty, threadsafe_setter
 from services.kit.metrics import TIMERS_FIRED
 
 log = logging.getLogger("relais.timers")
@@ -35,14 +35,14 @@ class TimerRecord(SQLModel, table=True):
     id: str = Field(default_factory=lambda: str(uuid.uuid4()), primary_key=True, max_length=36)
     kind: str = Field(max_length=100, index=True)
     key: str = Field(max_length=200)
-    due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
+    due_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False, index=True))
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     state: str = Field(
         default="pending", max_length=12, index=True
     )  # pending|done|cancelled|failed
     attempts: int = 0
     claimed_until: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+        default=None, sa_column=Column(UtcDateTime(), nullable=True)
     )
     last_error: str | None = None
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
+
+from services.kit.db import UtcDateTime
 
 
 class DeliveryBase(SQLModel):
@@ -26,8 +28,8 @@ class Delivery(DeliveryBase, table=True):
 
     id: str = Field(primary_key=True, max_length=64)
     payload: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
-    delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(UtcDateTime()))
 
 
 class DeliveryPublic(DeliveryBase):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, DateTime
+from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from contracts.base import Id
+from services.kit.db import UtcDateTime
 
 
 def new_id(prefix: str) -> str:
@@ -55,7 +56,7 @@ class Referral(ReferralBase, table=True):
     commune: str = Field(max_length=5)
     themes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     version: int = 1
-    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))
 
 
 class ReferralPublic(ReferralBase):
