@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from sqlmodel import select
 
 from contracts.events.referral import ReferralSent
@@ -22,6 +21,7 @@ from services.kit.db import Database
 from services.kit.embedded import EmbeddedBroker
 from services.kit.messaging import EventPublisher, ensure_topics
 from services.kit.outbox import OutboxRecord, OutboxRelay, add_event
+from tests.harness.kafka import read_topic
 from tests.harness.stack import wait_until
 
 SOURCE = "/relais/test-pause"
@@ -45,43 +45,6 @@ def sent(project: str, referral: str) -> ReferralSent:
         sender_member_id="mbr_amiens",
         receiver_member_id="mbr_lille",
     )
-
-
-async def read_topic(
-    bootstrap: str, topic: str, *, at_least: int, timeout: float = 20
-) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of `topic` (no consumer group), once there are at least `at_least`,
-    read up to the end offsets so that extra records would show too."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        fetch_max_wait_ms=50,
-    )
-    await consumer.start()
-    try:
-        await consumer.topics()
-        partitions = [
-            TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        assert partitions, f"topic {topic} has no partitions"
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        records: list[ConsumerRecord[bytes, bytes]] = []
-        deadline = time.monotonic() + timeout
-        while True:
-            for batch in (await consumer.getmany(timeout_ms=200)).values():
-                records.extend(batch)
-            if len(records) >= at_least:
-                end = await consumer.end_offsets(partitions)
-                positions = [await consumer.position(tp) for tp in partitions]
-                if all(pos >= end[tp] for pos, tp in zip(positions, partitions, strict=True)):
-                    return sorted(records, key=lambda r: (r.partition, r.offset))
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic}: {len(records)} records, wanted {at_least}")
-    finally:
-        await consumer.stop()
 
 
 async def test_relay_retries_while_the_broker_is_paused_and_loses_nothing(
