@@ -183,3 +183,21 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         await asyncio.sleep(interval)
+
+
+async def register(client: httpx.AsyncClient, stack: Stack, name: str) -> tuple[str, str]:
+    """Register a member through the directory's API; return (member id, API key)."""
+    response = await client.post(
+        stack.url("directory") + "/v1/members",
+        json={"name": name, "network_ids": ["tremplin"], "commune": "80021"},
+        headers={"X-Admin-Key": ADMIN_KEY},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["member"]["id"], body["api_key"]
+
+
+async def token_for(client: httpx.AsyncClient, stack: Stack, api_key: str) -> str:
+    response = await client.post(stack.url("directory") + "/v1/token", json={"api_key": api_key})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])

@@ -23,7 +23,7 @@ from contracts.events.directory import MemberRegistered
 from contracts.events.referral import ReferralSent
 from contracts.registry import spec_for_type
 from contracts.topics import DIRECTORY_EVENTS, REFERRAL_EVENTS
-from tests.harness.stack import ADMIN_KEY, Stack, running_stack, wait_until
+from tests.harness.stack import register, running_stack, token_for, wait_until
 
 try:  # cloudevents 1.x
     from cloudevents.kafka import KafkaMessage, from_binary
@@ -33,23 +33,6 @@ except ImportError:  # cloudevents 2.x keeps the 1.x API under cloudevents.v1
 RFC3339_UTC = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 REQUIRED_HEADERS = {"ce_id", "ce_source", "ce_type", "ce_specversion", "ce_time", "content-type"}
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
-
-
-async def register(client: httpx.AsyncClient, stack: Stack, name: str) -> tuple[str, str]:
-    response = await client.post(
-        stack.url("directory") + "/v1/members",
-        json={"name": name, "network_ids": ["tremplin"], "commune": "80021"},
-        headers={"X-Admin-Key": ADMIN_KEY},
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return body["member"]["id"], body["api_key"]
-
-
-async def token_for(client: httpx.AsyncClient, stack: Stack, api_key: str) -> str:
-    response = await client.post(stack.url("directory") + "/v1/token", json={"api_key": api_key})
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
 
 
 async def read_until(

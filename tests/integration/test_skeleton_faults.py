@@ -12,8 +12,7 @@ from contracts.events.referral import TOPIC as REFERRAL_TOPIC
 from services.kit.embedded import EmbeddedBroker
 from services.kit.inbox import InboxRecord
 from tests.harness.receiver import WebhookReceiver, webhook_receiver
-from tests.harness.stack import Stack, running_stack, wait_until
-from tests.integration.test_walking_skeleton import register, token_for
+from tests.harness.stack import Stack, register, running_stack, token_for, wait_until
 
 
 async def _wait_for_member_copy(stack: Stack, member_id: str) -> None:

@@ -11,24 +11,7 @@ from standardwebhooks.webhooks import Webhook
 
 from services.notify.settings import DEV_WEBHOOK_SECRET
 from tests.harness.receiver import webhook_receiver
-from tests.harness.stack import ADMIN_KEY, Stack, running_stack, wait_until
-
-
-async def register(client: httpx.AsyncClient, stack: Stack, name: str) -> tuple[str, str]:
-    response = await client.post(
-        stack.url("directory") + "/v1/members",
-        json={"name": name, "network_ids": ["tremplin"], "commune": "80021"},
-        headers={"X-Admin-Key": ADMIN_KEY},
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return body["member"]["id"], body["api_key"]
-
-
-async def token_for(client: httpx.AsyncClient, stack: Stack, api_key: str) -> str:
-    response = await client.post(stack.url("directory") + "/v1/token", json={"api_key": api_key})
-    assert response.status_code == 200, response.text
-    return str(response.json()["access_token"])
+from tests.harness.stack import register, running_stack, token_for, wait_until
 
 
 async def test_referral_reaches_webhook_and_indicators(
