@@ -15,7 +15,8 @@ class ServiceSettings(BaseSettings):
     """Common settings. Env prefix per service (DIRECTORY_, REFERRAL_, ...).
 
     `KAFKA_BOOTSTRAP_SERVERS` and `RELAIS_ENVIRONMENT` are shared by all services: they are
-    read without the service prefix (and only that way), so one variable sets every service.
+    read without the service prefix, so one variable sets every service (the prefixed name is
+    only a fallback when the shared one is unset).
     """
 
     model_config = SettingsConfigDict(env_prefix="RELAIS_", extra="ignore", populate_by_name=True)
