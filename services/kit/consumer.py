@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 from faststream import AckPolicy
@@ -63,11 +64,12 @@ class Subscription:
     purpose: str
     routes: Mapping[type[Event], Handler] = field(default_factory=dict)
 
+    @cached_property
+    def _by_type_name(self) -> dict[str, tuple[type[Event], Handler]]:
+        return {model.type_name: (model, handler) for model, handler in self.routes.items()}
+
     def handler_for(self, type_name: str) -> tuple[type[Event], Handler] | None:
-        for model, handler in self.routes.items():
-            if model.type_name == type_name:
-                return model, handler
-        return None
+        return self._by_type_name.get(type_name)
 
 
 class RawRecord(Protocol):
@@ -101,7 +103,7 @@ class EventConsumer:
         self.subscription = subscription
         self.db, self.publisher, self.clock, self.settings = db, publisher, clock, settings
         self.group_id = group_id or settings.consumer_group(subscription.purpose)
-        self.source = f"/relais/{settings.service_name}"
+        self.source = settings.event_source
 
     def attach(self, broker: KafkaBroker) -> None:
         """Register the FastStream subscriber. Commit only after `process` returned."""

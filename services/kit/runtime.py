@@ -80,7 +80,7 @@ class ServiceRuntime:
 
     @property
     def source(self) -> str:
-        return f"/relais/{self.settings.service_name}"
+        return self.settings.event_source
 
     def emit(self, session: AsyncSession, event: Event) -> CloudEvent:
         """Stage an event in the outbox of the caller's transaction."""

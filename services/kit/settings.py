@@ -54,6 +54,11 @@ class ServiceSettings(BaseSettings):
         return f"sqlite+aiosqlite:///{self.var_dir / (self.service_name + '.db')}"
 
     @property
+    def event_source(self) -> str:
+        """The CloudEvents `source` of everything this service publishes."""
+        return f"/relais/{self.service_name}"
+
+    @property
     def base_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
 

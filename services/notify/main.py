@@ -34,7 +34,7 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
             clients.append(httpx.AsyncClient(timeout=settings.webhook_timeout_seconds))
         return clients[0]
 
-    emit = Emitter(f"/relais/{settings.service_name}", clock)
+    emit = Emitter(settings.event_source, clock)
     runtime = ServiceRuntime.build(
         settings,  # type: ignore[arg-type]
         models=MODELS,
