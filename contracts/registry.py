@@ -39,16 +39,23 @@ def _specs(
 _ALL: list[EventSpec] = [
     *_specs(
         [
+            directory.NetworkCreated,
             directory.MemberRegistered,
             directory.MemberUpdated,
             directory.MemberSuspended,
+            directory.MemberReactivated,
             directory.OfferPublished,
             directory.OfferUpdated,
             directory.OfferWithdrawn,
             directory.OfferCapacityChanged,
             directory.OfferFreshnessReminder,
             directory.UserInvited,
+            directory.UserActivated,
             directory.UserDeactivated,
+            directory.ApiKeyCreated,
+            directory.ApiKeyRevoked,
+            directory.CommandKeyRegistered,
+            directory.CommandKeyRevoked,
             directory.SearchStatistics,
         ],
         owner="directory (issue 3)",

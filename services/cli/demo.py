@@ -80,6 +80,13 @@ async def register_demo_members(directory_url: str, admin_key: str) -> list[dict
     """Register the demo members and check each API key really yields a token."""
     members: list[dict[str, Any]] = []
     async with httpx.AsyncClient(base_url=directory_url, timeout=15) as client:
+        network = await client.post(
+            "/v1/networks",
+            json={"id": DEMO_NETWORK, "name": "Tremplin (démo)", "region": "32"},
+            headers={"X-Admin-Key": admin_key},
+        )
+        if network.status_code not in (201, 409):
+            raise _fail("création du réseau de démo", network)
         for spec in DEMO_MEMBERS:
             response = await client.post(
                 "/v1/members", json=spec, headers={"X-Admin-Key": admin_key}

@@ -42,10 +42,32 @@ class Commune:
 
 
 @dataclass(frozen=True)
+class Area:
+    """An EPCI, a département or a région: its name, parent région and population."""
+
+    code: str
+    name: str
+    region: str | None
+    population: int
+
+
+@dataclass(frozen=True)
 class Geography:
     communes: dict[str, Commune]
     by_postcode: dict[str, list[str]]
     folded_names: dict[str, list[str]]
+    epcis: dict[str, Area]
+    departements: dict[str, Area]
+    regions: dict[str, Area]
+
+    def name_of(self, level: str, code: str) -> str:
+        """A territory's name for people (the code itself when unknown)."""
+        if level == "commune":
+            commune = self.commune(code)
+            return commune.name if commune else code
+        table = {"epci": self.epcis, "departement": self.departements, "region": self.regions}
+        area = table.get(level, {}).get(code)
+        return area.name if area else ("France" if level == "national" else code)
 
     def commune(self, code: str) -> Commune | None:
         return self.communes.get(code.strip().upper())
@@ -93,4 +115,27 @@ def load(directory: Path = DATA_DIR) -> Geography:
             for postcode in commune.postcodes:
                 by_postcode.setdefault(postcode, []).append(commune.code)
             folded.setdefault(_fold(commune.name), []).append(commune.code)
-    return Geography(communes, by_postcode, folded)
+    population: dict[tuple[str, str], int] = {}
+    for commune in communes.values():
+        for key in (("departement", commune.departement), ("region", commune.region)):
+            population[key] = population.get(key, 0) + commune.population
+    epcis = {
+        row["siren"]: Area(row["siren"], row["nom"], None, int(row["population"] or 0))
+        for row in _rows(directory / "epci.csv")
+    }
+    departements = {
+        row["code"]: Area(
+            row["code"], row["nom"], row["region"], population.get(("departement", row["code"]), 0)
+        )
+        for row in _rows(directory / "departements.csv")
+    }
+    regions = {
+        row["code"]: Area(row["code"], row["nom"], None, population.get(("region", row["code"]), 0))
+        for row in _rows(directory / "regions.csv")
+    }
+    return Geography(communes, by_postcode, folded, epcis, departements, regions)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))

@@ -1,10 +1,15 @@
-"""Token signing keys: ES256, kept in the directory's database, published as a JWKS."""
+"""Token signing keys: ES256, kept in the directory's database, published as a JWKS.
+
+Rotation without downtime: a new key is published in the JWKS as soon as it exists and signs
+from then on; verifiers fetch the JWKS again when they meet an unknown key id. Superseded keys
+stay published until every token they signed has expired, then are retired.
+"""
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -25,28 +30,47 @@ def generate_signing_key(now: datetime) -> SigningKey:
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
-    return SigningKey(kid=kid, private_pem=pem, public_jwk=public_jwk, created_at=now)
+    return SigningKey(
+        kid=kid, private_pem=pem, public_jwk=public_jwk, created_at=now, signs_from=now
+    )
+
+
+async def _published(session: AsyncSession) -> list[SigningKey]:
+    rows = await session.exec(
+        select(SigningKey)
+        .where(col(SigningKey.retired_at).is_(None))
+        .order_by(col(SigningKey.signs_from).desc())
+    )
+    return list(rows.all())
 
 
 async def active_key(session: AsyncSession, now: datetime) -> SigningKey:
-    """The newest active key, created on first use."""
-    key = (
-        await session.exec(
-            select(SigningKey)
-            .where(col(SigningKey.active))
-            .order_by(col(SigningKey.created_at).desc())
-        )
-    ).first()
-    if key is None:
-        key = generate_signing_key(now)
-        session.add(key)
-        await session.commit()
+    """The newest published key allowed to sign now; the first one is created on first use."""
+    for key in await _published(session):
+        if key.signs_from <= now:
+            return key
+    key = generate_signing_key(now)
+    session.add(key)
+    await session.commit()
     return key
 
 
+async def rotate(session: AsyncSession, now: datetime, token_ttl: timedelta) -> SigningKey:
+    """Publish and start signing with a new key; retire keys whose tokens have all expired."""
+    previous = await _published(session)
+    new_key = generate_signing_key(now)
+    session.add(new_key)
+    for older, newer in zip(previous, [new_key, *previous], strict=False):
+        # `older` stopped signing when `newer` started; its last token expires ttl later.
+        if newer.signs_from + token_ttl <= now and older.kid != new_key.kid:
+            older.retired_at = now
+            session.add(older)
+    await session.commit()
+    return new_key
+
+
 async def jwks(session: AsyncSession) -> dict[str, Any]:
-    keys = (await session.exec(select(SigningKey).where(col(SigningKey.active)))).all()
-    return {"keys": [k.public_jwk for k in keys]}
+    return {"keys": [k.public_jwk for k in await _published(session)]}
 
 
 def sign(claims: dict[str, Any], key: SigningKey) -> str:

@@ -17,6 +17,10 @@ class DirectorySettings(ServiceSettings):
     port: int = 8001
     admin_key: str = DEV_ADMIN_KEY
     token_ttl_seconds: int = 900
+    invitation_ttl_hours: int = 24 * 7
+    reset_ttl_hours: int = 2
+    password_page_url: str = "http://127.0.0.1:8000/mot-de-passe"
+    search_stats_min_count: int = 5
 
     @model_validator(mode="after")
     def _no_default_secret_outside_development(self) -> DirectorySettings:

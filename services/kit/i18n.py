@@ -48,6 +48,26 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "fr": "Clé d'API inconnue ou révoquée.",
         "en": "Unknown or revoked API key.",
     },
+    "geo.unknown_commune": {
+        "fr": "Commune inconnue : « {value} ». Voyez les communes proches proposées dans details.",
+        "en": "Unknown commune: '{value}'. See the closest communes suggested in details.",
+    },
+    "geo.unknown_territory": {
+        "fr": "Territoire inconnu : {level} « {value} » (codes INSEE, SIREN pour les EPCI, FR).",
+        "en": "Unknown territory: {level} '{value}' (INSEE codes, SIREN for EPCIs, FR).",
+    },
+    "login.invalid": {
+        "fr": "Adresse électronique ou mot de passe incorrect.",
+        "en": "Wrong email address or password.",
+    },
+    "user_token.invalid": {
+        "fr": "Lien invalide, déjà utilisé ou expiré : demandez-en un nouveau.",
+        "en": "Invalid, used or expired link: ask for a new one.",
+    },
+    "password.weak": {
+        "fr": "Mot de passe trop faible : au moins {min} caractères, dont lettres et chiffres.",
+        "en": "Password too weak: at least {min} characters, letters and digits.",
+    },
     "admin.invalid": {
         "fr": "Clé d'administration de la plateforme invalide.",
         "en": "Invalid platform admin key.",

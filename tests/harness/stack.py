@@ -187,6 +187,12 @@ async def wait_until(
 
 async def register(client: httpx.AsyncClient, stack: Stack, name: str) -> tuple[str, str]:
     """Register a member through the directory's API; return (member id, API key)."""
+    network = await client.post(
+        stack.url("directory") + "/v1/networks",
+        json={"id": "tremplin", "name": "Tremplin (test)", "region": "32"},
+        headers={"X-Admin-Key": ADMIN_KEY},
+    )
+    assert network.status_code in (201, 409), network.text
     response = await client.post(
         stack.url("directory") + "/v1/members",
         json={"name": name, "network_ids": ["tremplin"], "commune": "80021"},

@@ -1,0 +1,1 @@
+"""Directory use cases, one module per aggregate; each takes its session and collaborators."""

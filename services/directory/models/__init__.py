@@ -1,0 +1,85 @@
+"""Directory tables and their API shapes (XBase / XCreate / X(table) / XPublic)."""
+
+from sqlmodel import SQLModel
+
+from services.directory.models.identity import (
+    ApiKey,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+    CommandKey,
+    CommandKeyCreate,
+    CommandKeyPublic,
+    SigningKey,
+    TokenRequest,
+    TokenResponse,
+    User,
+    UserCreate,
+    UserInvitation,
+    UserPublic,
+    UserToken,
+)
+from services.directory.models.members import (
+    Member,
+    MemberCreate,
+    MemberPublic,
+    MemberRegistration,
+    Membership,
+    MemberUpdate,
+    Network,
+    NetworkCreate,
+    NetworkPublic,
+)
+from services.directory.models.offers import (
+    Offer,
+    OfferCreate,
+    OfferPublic,
+    OfferTerritory,
+    OfferUpdate,
+)
+
+MODELS: list[type[SQLModel]] = [
+    Network,
+    Member,
+    Membership,
+    User,
+    UserToken,
+    ApiKey,
+    CommandKey,
+    SigningKey,
+    Offer,
+    OfferTerritory,
+]
+
+__all__ = [
+    "MODELS",
+    "ApiKey",
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "ApiKeyPublic",
+    "CommandKey",
+    "CommandKeyCreate",
+    "CommandKeyPublic",
+    "Member",
+    "MemberCreate",
+    "MemberPublic",
+    "MemberRegistration",
+    "MemberUpdate",
+    "Membership",
+    "Network",
+    "NetworkCreate",
+    "NetworkPublic",
+    "Offer",
+    "OfferCreate",
+    "OfferPublic",
+    "OfferTerritory",
+    "OfferUpdate",
+    "SigningKey",
+    "TokenRequest",
+    "TokenResponse",
+    "User",
+    "UserCreate",
+    "UserInvitation",
+    "UserPublic",
+    "UserToken",
+]
