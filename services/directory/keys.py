@@ -16,13 +16,13 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jwt.algorithms import ECAlgorithm
-from sqlmodel import col, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.directory.models import SigningKey
 
 
-def generate_signing_key(now: datetime) -> SigningKey:
+def generate_signing_key(now: datetime, generation: int = 1) -> SigningKey:
     private = ec.generate_private_key(ec.SECP256R1())
     kid = uuid.uuid4().hex[:16]
     public_jwk = json.loads(ECAlgorithm.to_jwk(private.public_key()))
@@ -31,7 +31,12 @@ def generate_signing_key(now: datetime) -> SigningKey:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     ).decode()
     return SigningKey(
-        kid=kid, private_pem=pem, public_jwk=public_jwk, created_at=now, signs_from=now
+        generation=generation,
+        kid=kid,
+        private_pem=pem,
+        public_jwk=public_jwk,
+        created_at=now,
+        signs_from=now,
     )
 
 
@@ -39,7 +44,7 @@ async def _published(session: AsyncSession) -> list[SigningKey]:
     rows = await session.exec(
         select(SigningKey)
         .where(col(SigningKey.retired_at).is_(None))
-        .order_by(col(SigningKey.signs_from).desc())
+        .order_by(col(SigningKey.generation).desc())
     )
     return list(rows.all())
 
@@ -58,7 +63,8 @@ async def active_key(session: AsyncSession, now: datetime) -> SigningKey:
 async def rotate(session: AsyncSession, now: datetime, token_ttl: timedelta) -> SigningKey:
     """Publish and start signing with a new key; retire keys whose tokens have all expired."""
     previous = await _published(session)
-    new_key = generate_signing_key(now)
+    newest = (await session.exec(select(func.max(SigningKey.generation)))).one() or 0
+    new_key = generate_signing_key(now, newest + 1)
     session.add(new_key)
     for older, newer in zip(previous, [new_key, *previous], strict=False):
         # `older` stopped signing when `newer` started; its last token expires ttl later.

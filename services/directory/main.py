@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.directory.api import ROUTERS
+from services.directory.domain import next_daily_run
 from services.directory.handlers.offers import FRESHNESS_TIMER, remind_stale_offers
 from services.directory.models import MODELS
 from services.directory.settings import DirectorySettings
@@ -13,7 +14,7 @@ from services.kit.clock import Clock, SystemClock
 from services.kit.http import create_service_app
 from services.kit.outbox import Emitter
 from services.kit.runtime import ServiceRuntime
-from services.kit.timers import Fired
+from services.kit.timers import Fired, ensure_scheduled
 
 
 def create_app(settings: DirectorySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -27,6 +28,14 @@ def create_app(settings: DirectorySettings | None = None, *, clock: Clock | None
     runtime = ServiceRuntime.build(
         settings, models=MODELS, clock=clock, timer_handlers={FRESHNESS_TIMER: freshness}
     )
+
+    async def schedule_daily_jobs() -> None:
+        async with runtime.db.transaction() as session:
+            await ensure_scheduled(
+                session, kind=FRESHNESS_TIMER, key="daily", due_at=next_daily_run(clock.now())
+            )
+
+    runtime.on_start(schedule_daily_jobs)
     # The directory verifies tokens against its own JWKS (one code path for every service).
     verifier = JwtVerifier(
         issuer=settings.jwt_issuer,

@@ -16,7 +16,10 @@ import jwt
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.kit.clock import Clock, SystemClock
 from services.kit.errors import ApiError
+
+LEEWAY_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,10 @@ class JwtVerifier:
         jwks_url: str | None = None,
         jwks: dict[str, Any] | None = None,
         min_refresh_seconds: float = 10.0,
+        clock: Clock | None = None,
     ) -> None:
+        # Expiry is checked against the service's clock, so tests that move time stay true.
+        self.clock: Clock = clock or SystemClock()
         self.issuer, self.audience, self.jwks_url = issuer, audience, jwks_url
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
@@ -86,10 +92,19 @@ class JwtVerifier:
                 algorithms=["ES256"],
                 audience=self.audience,
                 issuer=self.issuer,
-                options={"require": ["exp", "iat", "sub"]},
+                options={
+                    "require": ["exp", "iat", "sub"],
+                    "verify_exp": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.PyJWTError as exc:
             raise ApiError(401, "auth.invalid", reason=str(exc)) from exc
+        now = self.clock.now().timestamp()
+        if not isinstance(claims["exp"], int | float) or claims["exp"] + LEEWAY_SECONDS <= now:
+            raise ApiError(401, "auth.invalid", reason="jeton expiré")
+        if isinstance(claims["iat"], int | float) and claims["iat"] - LEEWAY_SECONDS > now:
+            raise ApiError(401, "auth.invalid", reason="jeton émis dans le futur")
         return Principal(
             subject=claims["sub"],
             member_id=claims.get("member"),

@@ -45,6 +45,7 @@ def create_service_app(
     app.state.verifier = verifier or JwtVerifier(
         issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url
     )
+    app.state.verifier.clock = runtime.clock
     install_error_handlers(app)
 
     @app.middleware("http")

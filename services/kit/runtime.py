@@ -44,6 +44,7 @@ class ServiceRuntime:
     kafka_connected: bool = False
     _connect_task: asyncio.Task[None] | None = None
     _stop_callbacks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    _start_callbacks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -86,12 +87,18 @@ class ServiceRuntime:
         """Stage an event in the outbox of the caller's transaction."""
         return add_event(session, event, source=self.source, clock=self.clock)
 
+    def on_start(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run once the database is ready (schedule recurring timers, say)."""
+        self._start_callbacks.append(callback)
+
     def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Close a resource the service built (an HTTP client, say) when the app stops."""
         self._stop_callbacks.append(callback)
 
     async def start(self) -> None:
         await self.db.create_all()
+        for callback in self._start_callbacks:
+            await callback()
         self.relay.start()
         self.timers.start()
         self._connect_task = asyncio.create_task(self._connect(), name="kafka-connect")

@@ -72,6 +72,19 @@ async def schedule(
     return timer
 
 
+async def ensure_scheduled(session: AsyncSession, *, kind: str, key: str, due_at: datetime) -> bool:
+    """Schedule `(kind, key)` unless it is already pending (recurring jobs at start-up)."""
+    existing = (
+        await session.exec(
+            select(TimerRecord).where(TimerRecord.kind == kind, TimerRecord.key == key)
+        )
+    ).first()
+    if existing is not None and existing.state == "pending":
+        return False
+    await schedule(session, kind=kind, key=key, due_at=due_at)
+    return True
+
+
 async def cancel(session: AsyncSession, *, kind: str, key: str) -> bool:
     result = await session.exec(
         update(TimerRecord)  # type: ignore[call-overload]

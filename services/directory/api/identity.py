@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Body, Request, Response
-from pydantic import EmailStr
 
 from services.directory import access, keys
 from services.directory.api.deps import Actor, Policy, Settings, admin_key_is_valid
@@ -19,6 +18,7 @@ from services.directory.models import (
     UserInvitation,
     UserPublic,
 )
+from services.directory.models.codes import Email
 from services.kit.errors import ApiError
 from services.kit.http import RuntimeDep, SessionDep
 
@@ -102,7 +102,7 @@ async def deactivate_user(
 
 @router.post("/v1/password-resets", status_code=202, tags=["users"])
 async def request_password_reset(
-    email: Annotated[EmailStr, Body(embed=True)],
+    email: Annotated[Email, Body(embed=True)],
     settings: Settings,
     session: SessionDep,
     runtime: RuntimeDep,

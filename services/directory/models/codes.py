@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator
 
 from services.directory import vocabulary as v
@@ -37,3 +38,15 @@ CapacityCode = Annotated[str, _one_of(v.CAPACITIES, "capacité")]
 ProjectTypeCode = Annotated[str, _one_of(v.PROJECT_TYPES, "type de projet")]
 InfoCode = Annotated[str, _one_of(v.REQUIRED_INFORMATION, "information requise")]
 RoleCode = Annotated[str, _one_of(v.ROLES, "rôle")]
+
+
+def _email(value: str) -> str:
+    # `test_environment` admits the reserved `.test` domain that demo and test accounts use.
+    try:
+        result = validate_email(value, check_deliverability=False, test_environment=True)
+    except EmailNotValidError as exc:
+        raise ValueError(f"adresse électronique invalide : {exc}") from exc
+    return result.normalized
+
+
+Email = Annotated[str, AfterValidator(_email)]

@@ -6,17 +6,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import EmailStr
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from services.directory.models.codes import RoleCode, new_id
+from services.directory.models.codes import Email, RoleCode, new_id
 from services.kit.db import UtcDateTime
 
 
 # --- users -----------------------------------------------------------------------------
 class UserBase(SQLModel):
-    email: EmailStr
+    email: Email
     name: str = Field(min_length=1, max_length=200)
     member_id: str | None = Field(default=None, max_length=64)
     network_id: str | None = Field(default=None, max_length=64)
@@ -127,6 +126,7 @@ class SigningKey(SQLModel, table=True):
     __tablename__ = "directory_signing_key"
 
     kid: str = Field(primary_key=True, max_length=64)
+    generation: int = Field(default=1, index=True, description="Higher signs first")
     private_pem: str
     public_jwk: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(sa_column=Column(UtcDateTime(), nullable=False))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import EmailStr
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from services.directory.models.codes import CircleCode, SchemeCode, new_id
+from services.directory.models.codes import CircleCode, Email, SchemeCode, new_id
 from services.kit.db import UtcDateTime
 
 SIRET = r"^[0-9]{14}$"
@@ -19,7 +18,7 @@ COMMUNE = r"^[0-9][0-9AB][0-9]{3}$"
 class NetworkBase(SQLModel):
     name: str = Field(min_length=2, max_length=200)
     region: str = Field(regex=r"^[0-9]{2,3}$", description="INSEE région code")
-    operator_emails: list[EmailStr] = Field(default_factory=list, sa_column=Column(JSON))
+    operator_emails: list[Email] = Field(default_factory=list, sa_column=Column(JSON))
 
 
 class NetworkCreate(NetworkBase):
@@ -44,7 +43,7 @@ class MemberBase(SQLModel):
     siret: str | None = Field(default=None, regex=SIRET)
     address: str | None = Field(default=None, max_length=300)
     commune: str | None = Field(default=None, regex=COMMUNE, description="INSEE commune code")
-    contact_email: EmailStr | None = None
+    contact_email: Email | None = None
     contact_phone: str | None = Field(default=None, max_length=30)
     website: str | None = Field(default=None, max_length=300)
 
@@ -63,7 +62,7 @@ class MemberUpdate(SQLModel):
     siret: str | None = Field(default=None, regex=SIRET)
     address: str | None = Field(default=None, max_length=300)
     commune: str | None = Field(default=None, regex=COMMUNE)
-    contact_email: EmailStr | None = None
+    contact_email: Email | None = None
     contact_phone: str | None = Field(default=None, max_length=30)
     website: str | None = Field(default=None, max_length=300)
     circle: CircleCode | None = None
