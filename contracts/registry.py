@@ -63,6 +63,7 @@ _ALL: list[EventSpec] = [
     *_specs(
         [
             referral.ProjectCreated,
+            referral.ProjectUpdated,
             referral.ProjectErased,
             referral.ConsentRecorded,
             referral.ConsentWithdrawn,
@@ -75,11 +76,13 @@ _ALL: list[EventSpec] = [
             referral.ReferralInfoProvided,
             referral.ReferralStarted,
             referral.ReferralOnHold,
+            referral.ReferralResumed,
             referral.ReferralCompleted,
             referral.ReferralFailed,
             referral.ReferralReminderDue,
             referral.ReferralAssigned,
             referral.ReferralMessagePosted,
+            referral.CommandRejected,
             commands.AcceptReferral,
             commands.DeclineReferral,
             commands.StartReferral,

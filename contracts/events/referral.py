@@ -19,6 +19,7 @@ class ReferralServiceEvent(Event):
     key_field: ClassVar[str | None] = "project_id"
     subject_field: ClassVar[str | None] = "project_id"
     project_id: Id
+    actor: str | None = Field(default=None, description="Who acted: user:<id>, member:<id>, system")
 
 
 class ProjectCreated(ReferralServiceEvent):
@@ -26,6 +27,14 @@ class ProjectCreated(ReferralServiceEvent):
     owner_member_id: Id
     stage: str
     commune: str = Field(description="INSEE commune code")
+    themes: list[str] = Field(default_factory=list)
+    collective: bool = False
+
+
+class ProjectUpdated(ReferralServiceEvent):
+    type_name: ClassVar[str] = "fr.relais.referral.project_updated.v1"
+    stage: str
+    commune: str
     themes: list[str] = Field(default_factory=list)
     collective: bool = False
 
@@ -71,6 +80,7 @@ class ReferralAccepted(ReferralEvent):
 class ReferralDeclined(ReferralEvent):
     type_name: ClassVar[str] = "fr.relais.referral.declined.v1"
     reason: str = Field(description="Coded reason, e.g. hors_territoire, reoriente_ailleurs")
+    redirected_to: Id | None = Field(default=None, description="The referral that replaced it")
 
 
 class ReferralCancelled(ReferralEvent):
@@ -95,6 +105,10 @@ class ReferralStarted(ReferralEvent):
 
 class ReferralOnHold(ReferralEvent):
     type_name: ClassVar[str] = "fr.relais.referral.on_hold.v1"
+
+
+class ReferralResumed(ReferralEvent):
+    type_name: ClassVar[str] = "fr.relais.referral.resumed.v1"
 
 
 class ReferralCompleted(ReferralEvent):
@@ -125,3 +139,13 @@ class ReferralMessagePosted(ReferralEvent):
     type_name: ClassVar[str] = "fr.relais.referral.message_posted.v1"
     message_id: Id
     author_member_id: Id
+
+
+class CommandRejected(ReferralServiceEvent):
+    """A member tool's command refused for a business reason (it reaches that member's feed)."""
+
+    type_name: ClassVar[str] = "fr.relais.referral.command_rejected.v1"
+    member_id: Id
+    command_id: Id
+    command_type: str
+    reason: str

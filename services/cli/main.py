@@ -25,6 +25,7 @@ from services.cli.catalog import (
     ServiceSpec,
     service,
 )
+from services.cli.directory import directory_app
 from services.cli.options import DevOptions, dev_signature
 from services.cli.replay import parse_since, replay_service
 from services.kit.dlq import as_dlq_topic, list_dead_letters, replay_dead_letters
@@ -42,6 +43,7 @@ dlq_app = typer.Typer(help="Lettres mortes (<topic>.dlq) : lister, rejouer.", no
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(bench_app, name="bench")
+app.add_typer(directory_app, name="directory")
 
 BootstrapOpt = Annotated[
     str | None,

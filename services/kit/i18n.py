@@ -68,6 +68,26 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "fr": "Mot de passe trop faible : au moins {min} caractères, dont lettres et chiffres.",
         "en": "Password too weak: at least {min} characters, letters and digits.",
     },
+    "referral.transition": {
+        "fr": "Action « {action} » impossible depuis le statut « {current} ». Possibles : {allowed}.",
+        "en": "Action '{action}' is not allowed from status '{current}'. Allowed: {allowed}.",
+    },
+    "referral.missing_information": {
+        "fr": "L'offre demande des informations absentes du projet : {missing}.",
+        "en": "The offer requires information the project lacks: {missing}.",
+    },
+    "precondition": {
+        "fr": "La ressource a changé depuis votre lecture (version {current}) : relisez-la.",
+        "en": "The resource changed since you read it (version {current}): read it again.",
+    },
+    "idempotency.mismatch": {
+        "fr": "Cette clé d'idempotence a déjà servi pour une autre requête.",
+        "en": "This idempotency key was already used for another request.",
+    },
+    "consent.missing": {
+        "fr": "Aucun consentement valide du porteur pour ce partage : recueillez-le d'abord.",
+        "en": "No valid consent from the project carrier for this sharing: record it first.",
+    },
     "admin.invalid": {
         "fr": "Clé d'administration de la plateforme invalide.",
         "en": "Invalid platform admin key.",

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from contracts.events.directory import TOPIC as DIRECTORY_TOPIC
-from contracts.events.directory import MemberRegistered, MemberSuspended, MemberUpdated
+from contracts.events import directory as d
 from services.kit.consumer import Subscription
-from services.referral import handlers
+from services.referral.handlers import directory_copy as copy
 
 SUBSCRIPTIONS = [
     Subscription(
-        topic=DIRECTORY_TOPIC,
-        purpose="directory-members",
+        topic=d.TOPIC,
+        purpose="directory-copy",
         routes={
-            MemberRegistered: handlers.on_member_registered,
-            MemberUpdated: handlers.on_member_updated,
-            MemberSuspended: handlers.on_member_suspended,
+            d.MemberRegistered: copy.on_member_registered,
+            d.MemberUpdated: copy.on_member_updated,
+            d.MemberSuspended: copy.on_member_suspended,
+            d.MemberReactivated: copy.on_member_reactivated,
+            d.OfferPublished: copy.on_offer_published,
+            d.OfferUpdated: copy.on_offer_published,
+            d.OfferWithdrawn: copy.on_offer_withdrawn,
+            d.OfferCapacityChanged: copy.on_offer_capacity_changed,
+            d.CommandKeyRegistered: copy.on_command_key_registered,
+            d.CommandKeyRevoked: copy.on_command_key_revoked,
         },
     )
 ]

@@ -3,25 +3,45 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from sqlmodel import SQLModel
 
-from services.kit.clock import Clock
+from services.kit.clock import Clock, SystemClock
 from services.kit.http import create_service_app
+from services.kit.outbox import Emitter
 from services.kit.runtime import ServiceRuntime
-from services.referral.api import router
+from services.kit.timers import Fired
+from services.referral.api import ROUTERS
 from services.referral.consumers import SUBSCRIPTIONS
-from services.referral.models import KnownMember, Referral
+from services.referral.crypto import Vault
+from services.referral.handlers import escalation
+from services.referral.handlers.common import Deps
+from services.referral.handlers.referrals import EXPIRY_TIMER, REMINDER_TIMER
+from services.referral.models import MODELS
 from services.referral.settings import ReferralSettings
-
-MODELS: list[type[SQLModel]] = [KnownMember, Referral]
 
 
 def create_app(settings: ReferralSettings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or ReferralSettings()
+    clock = clock or SystemClock()
+    deps = Deps(
+        emit=Emitter(settings.event_source, clock),
+        clock=clock,
+        vault=Vault(settings.master_key_bytes),
+        settings=settings,
+    )
+
+    async def reminder(fired: Fired) -> None:
+        await escalation.on_reminder_due(fired, deps)
+
+    async def expiry(fired: Fired) -> None:
+        await escalation.on_expiry_due(fired, deps)
+
     runtime = ServiceRuntime.build(
         settings,
         models=MODELS,
         subscriptions=SUBSCRIPTIONS,
-        clock=clock,  # type: ignore[arg-type]
+        clock=clock,
+        timer_handlers={REMINDER_TIMER: reminder, EXPIRY_TIMER: expiry},
     )
-    return create_service_app(runtime, title="Relais — referral", routers=[router])
+    app = create_service_app(runtime, title="Relais — referral", routers=ROUTERS)
+    app.state.referral_deps = deps
+    return app

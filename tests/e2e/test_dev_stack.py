@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from services.kit.embedded import port_is_free
+from tests.harness.stack import project_body
 
 SERVICES = ("directory", "referral", "evaluation", "notify")
 
@@ -87,13 +88,15 @@ def test_referral_reaches_the_demo_partner_signed(dev_stack: dict) -> None:
     token = httpx.post(
         _url(dev_stack, "directory") + "/v1/token", json={"api_key": sender["api_key"]}
     ).json()["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    project = httpx.post(
+        _url(dev_stack, "referral") + "/v1/projects", json=project_body(), headers=auth
+    )
+    assert project.status_code == 201, project.text
     created = httpx.post(
         _url(dev_stack, "referral") + "/v1/referrals",
-        json={
-            "receiver_member_id": receiver["id"],
-            "project": {"stage": "creation", "commune": "80021"},
-        },
-        headers={"Authorization": f"Bearer {token}"},
+        json={"project_id": project.json()["id"], "receiver_member_id": receiver["id"]},
+        headers=auth,
     )
     assert created.status_code == 201, created.text
     referral_id = created.json()["id"]

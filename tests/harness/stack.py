@@ -207,3 +207,41 @@ async def token_for(client: httpx.AsyncClient, stack: Stack, api_key: str) -> st
     response = await client.post(stack.url("directory") + "/v1/token", json={"api_key": api_key})
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
+
+
+PORTEUR = {
+    "name": "Camille Porteuse",
+    "email": "camille.porteuse@exemple.fr",
+    "phone": "0612345678",
+}
+CONSENT = {"text_version": "2026-01", "scopes": ["partage_structure_destinataire"]}
+
+
+def project_body(
+    stage: str = "creation", commune: str = "80021", **facts: object
+) -> dict[str, object]:
+    """A project with its porteur and the consent that lets it be shared."""
+    return {
+        "title": "Épicerie solidaire",
+        "description": "Une épicerie coopérative en centre-bourg",
+        "stage": stage,
+        "commune": commune,
+        "porteur": PORTEUR,
+        "consent": CONSENT,
+        **facts,
+    }
+
+
+async def orient(
+    client: httpx.AsyncClient, referral_url: str, headers: dict[str, str], to: str, **facts: object
+) -> httpx.Response:
+    """Register a project (with consent) and refer it to `to`; return the referral answer."""
+    project = await client.post(
+        referral_url + "/v1/projects", json=project_body(**facts), headers=headers
+    )
+    assert project.status_code == 201, project.text
+    return await client.post(
+        referral_url + "/v1/referrals",
+        json={"project_id": project.json()["id"], "receiver_member_id": to},
+        headers=headers,
+    )

@@ -23,7 +23,7 @@ from contracts.events.directory import MemberRegistered
 from contracts.events.referral import ReferralSent
 from contracts.registry import spec_for_type
 from contracts.topics import DIRECTORY_EVENTS, REFERRAL_EVENTS
-from tests.harness.stack import register, running_stack, token_for, wait_until
+from tests.harness.stack import orient, register, running_stack, token_for, wait_until
 
 try:  # cloudevents 1.x
     from cloudevents.kafka import KafkaMessage, from_binary
@@ -130,13 +130,8 @@ async def test_records_are_cloudevents_the_sdk_reads(
                 return await session.get(KnownMember, receiver) is not None
 
         await wait_until(receiver_known, what="referral's copy of the directory")
-        created = await client.post(
-            stack.url("referral") + "/v1/referrals",
-            json={
-                "receiver_member_id": receiver,
-                "project": {"stage": "creation", "commune": "80021", "themes": ["alimentation"]},
-            },
-            headers=auth,
+        created = await orient(
+            client, stack.url("referral"), auth, receiver, themes=["alimentation"]
         )
         assert created.status_code == 201, created.text
         referral_id, project_id = created.json()["id"], created.json()["project_id"]

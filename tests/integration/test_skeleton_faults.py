@@ -12,7 +12,7 @@ from contracts.events.referral import TOPIC as REFERRAL_TOPIC
 from services.kit.embedded import EmbeddedBroker
 from services.kit.inbox import InboxRecord
 from tests.harness.receiver import WebhookReceiver, webhook_receiver
-from tests.harness.stack import Stack, register, running_stack, token_for, wait_until
+from tests.harness.stack import Stack, orient, register, running_stack, token_for, wait_until
 
 
 async def _wait_for_member_copy(stack: Stack, member_id: str) -> None:
@@ -49,11 +49,7 @@ async def _setup(client: httpx.AsyncClient, stack: Stack) -> tuple[str, str, dic
 
 
 async def _post_referral(client: httpx.AsyncClient, stack: Stack, auth: dict, to: str) -> dict:
-    created = await client.post(
-        stack.url("referral") + "/v1/referrals",
-        json={"receiver_member_id": to, "project": {"stage": "idee", "commune": "60057"}},
-        headers=auth,
-    )
+    created = await orient(client, stack.url("referral"), auth, to, stage="idee", commune="60057")
     assert created.status_code == 201, created.text
     return dict(created.json())
 

@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import Webhook
 
 from services.notify.settings import DEV_WEBHOOK_SECRET
 from tests.harness.receiver import webhook_receiver
-from tests.harness.stack import register, running_stack, token_for, wait_until
+from tests.harness.stack import orient, register, running_stack, token_for, wait_until
 
 
 async def test_referral_reaches_webhook_and_indicators(
@@ -33,14 +33,7 @@ async def test_referral_reaches_webhook_and_indicators(
         auth = {"Authorization": f"Bearer {token}"}
 
         async def receiver_known() -> bool:
-            probe = await client.post(
-                stack.url("referral") + "/v1/referrals",
-                json={
-                    "receiver_member_id": "mbr_nobody",
-                    "project": {"stage": "idee", "commune": "80021"},
-                },
-                headers=auth,
-            )
+            probe = await orient(client, stack.url("referral"), auth, "mbr_nobody", stage="idee")
             assert probe.status_code == 422  # unknown receiver: refused, nothing written
             from services.referral.models import KnownMember
 
@@ -49,13 +42,8 @@ async def test_referral_reaches_webhook_and_indicators(
 
         await wait_until(receiver_known, what="referral's copy of the directory")
 
-        created = await client.post(
-            stack.url("referral") + "/v1/referrals",
-            json={
-                "receiver_member_id": receiver_member,
-                "project": {"stage": "creation", "commune": "80021", "themes": ["alimentation"]},
-            },
-            headers=auth,
+        created = await orient(
+            client, stack.url("referral"), auth, receiver_member, themes=["alimentation"]
         )
         assert created.status_code == 201, created.text
         referral = created.json()

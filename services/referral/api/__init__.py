@@ -1,0 +1,5 @@
+"""Referral HTTP API: parse -> handler -> response."""
+
+from services.referral.api import projects, referrals
+
+ROUTERS = [projects.router, referrals.router]

@@ -1,0 +1,1 @@
+"""Referral use cases; each takes its session and collaborators (`Deps`) as arguments."""

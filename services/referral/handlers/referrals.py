@@ -1,0 +1,460 @@
+"""The referral lifecycle: send, act (accept, decline, ...), redirect, assign, messages."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contracts.events import referral as ev
+from services.kit.auth import Principal
+from services.kit.clock import add_calendar_days
+from services.kit.errors import ApiError
+from services.kit.timers import cancel, schedule
+from services.referral import domain, policies
+from services.referral.domain import Party, Status
+from services.referral.handlers.common import Deps, member_of, party_of
+from services.referral.handlers.projects import SHARING_SCOPE, active_consent
+from services.referral.models import (
+    KnownMember,
+    Message,
+    Project,
+    ProjectKey,
+    Referral,
+    ReferralCreate,
+    TransitionRecord,
+)
+
+log = logging.getLogger("relais.referral")
+REMINDER_TIMER = "referral.reminder"
+EXPIRY_TIMER = "referral.expiry"
+
+_EVENTS: dict[str, type[ev.ReferralEvent]] = {
+    "accept": ev.ReferralAccepted,
+    "decline": ev.ReferralDeclined,
+    "request-info": ev.ReferralInfoRequested,
+    "provide-info": ev.ReferralInfoProvided,
+    "start": ev.ReferralStarted,
+    "hold": ev.ReferralOnHold,
+    "resume": ev.ReferralResumed,
+    "complete": ev.ReferralCompleted,
+    "fail": ev.ReferralFailed,
+    "cancel": ev.ReferralCancelled,
+    "expire": ev.ReferralExpired,
+}
+
+
+def _ids(referral: Referral) -> dict[str, Any]:
+    return {
+        "project_id": referral.project_id,
+        "referral_id": referral.id,
+        "sender_member_id": referral.sender_member_id,
+        "receiver_member_id": referral.receiver_member_id,
+    }
+
+
+def _record(
+    session: AsyncSession,
+    referral: Referral,
+    action: str,
+    before: str | None,
+    *,
+    actor: str,
+    actor_member: str | None,
+    deps: Deps,
+    details: dict[str, Any],
+) -> None:
+    session.add(
+        TransitionRecord(
+            referral_id=referral.id,
+            project_id=referral.project_id,
+            action=action,
+            from_status=before,
+            to_status=referral.status,
+            actor=actor,
+            actor_member_id=actor_member,
+            details=details,
+            at=deps.clock.now(),
+        )
+    )
+
+
+async def send_referral(
+    session: AsyncSession,
+    data: ReferralCreate,
+    *,
+    who: Principal,
+    deps: Deps,
+    redirected_from: Referral | None = None,
+) -> Referral:
+    sender = member_of(who)
+    project = await session.get(Project, data.project_id)
+    if project is None or project.erased_at is not None:
+        raise ApiError(404, "not_found", what="Projet", id=data.project_id)
+    if redirected_from is None and not await may_orient(session, project, sender):
+        raise ApiError(404, "not_found", what="Projet", id=data.project_id)
+    if data.receiver_member_id == sender:
+        raise ApiError(422, "referral.self")
+    receiver = await session.get(KnownMember, data.receiver_member_id)
+    if receiver is None:
+        raise ApiError(422, "member.unknown", id=data.receiver_member_id)
+    if receiver.status != "active":
+        raise ApiError(409, "conflict", reason="la structure destinataire est suspendue")
+    if await active_consent(session, project.id, SHARING_SCOPE) is None:
+        raise ApiError(422, "consent.missing")
+    warnings = await policies.check_send(
+        session, project, receiver, data.offer_id, now=deps.clock.now()
+    )
+    now = deps.clock.now()
+    sender_member = await session.get(KnownMember, sender)
+    shared = set(receiver.network_ids) & set(sender_member.network_ids if sender_member else [])
+    referral = Referral(
+        project_id=project.id,
+        sender_member_id=sender,
+        receiver_member_id=receiver.id,
+        offer_id=data.offer_id,
+        network_id=min(shared)
+        if shared
+        else (min(receiver.network_ids) if receiver.network_ids else None),
+        stage=project.stage,
+        commune=project.commune,
+        warnings=warnings,
+        redirected_from=redirected_from.id if redirected_from else None,
+        sent_at=now,
+        updated_at=now,
+    )
+    session.add(referral)
+    if data.message:
+        await _seal_message(session, referral, data.message, who=who, deps=deps)
+    _record(
+        session,
+        referral,
+        "send",
+        None,
+        actor=who.subject,
+        actor_member=sender,
+        deps=deps,
+        details={"redirected_from": referral.redirected_from, "warnings": warnings},
+    )
+    deps.emit(
+        session,
+        ev.ReferralSent(
+            **_ids(referral),
+            offer_id=referral.offer_id,
+            network_id=referral.network_id,
+            stage=project.stage,
+            commune=project.commune,
+            themes=project.themes,
+            redirected_from=referral.redirected_from,
+            actor=who.subject,
+        ),
+    )
+    policy = deps.settings.policy_for(referral.network_id)
+    await schedule(
+        session,
+        kind=REMINDER_TIMER,
+        key=referral.id,
+        due_at=add_calendar_days(now, policy.reminder_days),
+        payload={"referral_id": referral.id},
+    )
+    await schedule(
+        session,
+        kind=EXPIRY_TIMER,
+        key=referral.id,
+        due_at=add_calendar_days(now, policy.expiry_days),
+        payload={"referral_id": referral.id},
+    )
+    await session.commit()
+    log.info(
+        "referral %s sent by %s to %s (project %s)", referral.id, sender, receiver.id, project.id
+    )
+    return referral
+
+
+CHAIN_STATUSES = ("accepted", "in_progress", "on_hold", "completed")
+
+
+async def may_orient(session: AsyncSession, project: Project, member_id: str) -> bool:
+    """The owner, or a member the journey reached (it accepted a referral), orients onward."""
+    if project.owner_member_id == member_id:
+        return True
+    reached = await session.exec(
+        select(Referral.id).where(
+            Referral.project_id == project.id,
+            Referral.receiver_member_id == member_id,
+            col(Referral.status).in_(CHAIN_STATUSES),
+        )
+    )
+    return reached.first() is not None
+
+
+async def apply_action(
+    session: AsyncSession,
+    referral: Referral,
+    action: str,
+    *,
+    actor: str,
+    actor_member: str | None,
+    deps: Deps,
+    details: dict[str, Any] | None = None,
+    system: bool = False,
+    party: Party | None = None,
+    event_fields: dict[str, Any] | None = None,
+) -> Referral:
+    """Move a referral through the lifecycle (no commit: the caller's transaction)."""
+    before = Status(referral.status)
+    who_acts = Party.system if system and action == "expire" else party
+    if system and action == "cancel":
+        who_acts = Party.sender  # consent withdrawal and suspensions cancel on the sender's behalf
+    assert who_acts is not None
+    after = domain.transition(before, action, who_acts)
+    now = deps.clock.now()
+    referral.status, referral.version, referral.updated_at = after.value, referral.version + 1, now
+    if after in domain.TERMINAL:
+        referral.closed_at = now
+    await _move_timers(session, referral, before, after, deps)
+    session.add(referral)
+    _record(
+        session,
+        referral,
+        action,
+        before.value,
+        actor=actor,
+        actor_member=actor_member,
+        deps=deps,
+        details=details or {},
+    )
+    deps.emit(session, _EVENTS[action](**_ids(referral), **(event_fields or {}), actor=actor))
+    log.info("referral %s: %s -> %s (%s)", referral.id, before.value, after.value, action)
+    return referral
+
+
+async def _move_timers(
+    session: AsyncSession, referral: Referral, before: Status, after: Status, deps: Deps
+) -> None:
+    """The expiry clock runs only while the referral waits for an answer in `sent`."""
+    now = deps.clock.now()
+    if after == Status.info_requested:
+        expiry = add_calendar_days(
+            referral.sent_at, deps.settings.policy_for(referral.network_id).expiry_days
+        )
+        referral.expiry_remaining_seconds = max(0, int((expiry - now).total_seconds()))
+    if before == Status.sent:
+        await cancel(session, kind=REMINDER_TIMER, key=referral.id)
+        await cancel(session, kind=EXPIRY_TIMER, key=referral.id)
+    if before == Status.info_requested and after == Status.sent:
+        remaining = timedelta(seconds=referral.expiry_remaining_seconds or 0)
+        referral.expiry_remaining_seconds = None
+        await schedule(
+            session,
+            kind=EXPIRY_TIMER,
+            key=referral.id,
+            due_at=now + remaining,
+            payload={"referral_id": referral.id},
+        )
+
+
+_PAYLOAD_FIELDS = {
+    "decline": ("reason",),
+    "complete": ("outcome", "jobs_created", "funding_amount_eur"),
+    "fail": ("reason",),
+}
+
+
+async def act(
+    session: AsyncSession,
+    referral: Referral,
+    action: str,
+    payload: dict[str, Any],
+    *,
+    who: Principal,
+    deps: Deps,
+    expected_version: int | None = None,
+) -> Referral:
+    """An action by a party (HTTP or a signed Kafka command): checks, moves, commits."""
+    party = party_of(who, referral)
+    if party is None:
+        raise ApiError(403, "auth.forbidden", reason="seuls l'émetteur et le destinataire agissent")
+    if expected_version is not None and expected_version != referral.version:
+        raise ApiError(412, "precondition", current=referral.version)
+    fields: dict[str, Any] = {}
+    if action == "decline":
+        referral.decline_reason = domain.check_code(
+            domain.DECLINE_REASONS, payload.get("reason", ""), "motif"
+        )
+        fields["reason"] = referral.decline_reason
+    elif action == "complete":
+        referral.outcome = domain.check_code(
+            domain.OUTCOMES, payload.get("outcome", ""), "résultat"
+        )
+        referral.jobs_created = payload.get("jobs_created")
+        referral.funding_amount_eur = payload.get("funding_amount_eur")
+        fields = {
+            "outcome": referral.outcome,
+            "jobs_created": referral.jobs_created,
+            "funding_amount_eur": referral.funding_amount_eur,
+        }
+    elif action == "fail":
+        referral.failure_reason = domain.check_code(
+            domain.FAILURE_REASONS, payload.get("reason", ""), "motif"
+        )
+        fields["reason"] = referral.failure_reason
+    details = {k: v for k, v in fields.items() if v is not None}
+    await apply_action(
+        session,
+        referral,
+        action,
+        actor=who.subject,
+        actor_member=who.member_id,
+        deps=deps,
+        details=details,
+        party=party,
+        event_fields=fields,
+    )
+    if payload.get("message"):
+        await _seal_message(session, referral, str(payload["message"]), who=who, deps=deps)
+    await session.commit()
+    return referral
+
+
+async def redirect(
+    session: AsyncSession,
+    referral: Referral,
+    to_member: str,
+    *,
+    who: Principal,
+    deps: Deps,
+    offer_id: str | None = None,
+    message: str | None = None,
+    expected_version: int | None = None,
+) -> Referral:
+    """Decline 'réorienté ailleurs' and send a new referral, linked, to a third member."""
+    if party_of(who, referral) != Party.receiver:
+        raise ApiError(403, "auth.forbidden", reason="seul le destinataire réoriente")
+    if expected_version is not None and expected_version != referral.version:
+        raise ApiError(412, "precondition", current=referral.version)
+    if to_member in (referral.sender_member_id, referral.receiver_member_id):
+        raise ApiError(422, "validation", summary="réorientez vers une troisième structure")
+    domain.transition(Status(referral.status), "decline", Party.receiver)  # 409 before writing
+    new = await send_referral(
+        session,
+        ReferralCreate(
+            project_id=referral.project_id,
+            receiver_member_id=to_member,
+            offer_id=offer_id,
+            message=message,
+        ),
+        who=who,
+        deps=deps,
+        redirected_from=referral,
+    )
+    referral = await session.get(Referral, referral.id)  # type: ignore[assignment]
+    assert referral is not None
+    referral.decline_reason, referral.redirected_to = "reoriente_ailleurs", new.id
+    await apply_action(
+        session,
+        referral,
+        "decline",
+        actor=who.subject,
+        actor_member=who.member_id,
+        deps=deps,
+        party=Party.receiver,
+        details={"reason": "reoriente_ailleurs", "redirected_to": new.id},
+        event_fields={"reason": "reoriente_ailleurs", "redirected_to": new.id},
+    )
+    await session.commit()
+    return new
+
+
+async def assign(
+    session: AsyncSession, referral: Referral, adviser_user_id: str, *, who: Principal, deps: Deps
+) -> Referral:
+    if party_of(who, referral) != Party.receiver or not who.has_role(
+        "member_admin", "adviser", "member_tool"
+    ):
+        raise ApiError(403, "auth.forbidden", reason="le destinataire attribue l'orientation")
+    referral.assignee_user_id, referral.version = adviser_user_id, referral.version + 1
+    referral.updated_at = deps.clock.now()
+    session.add(referral)
+    _record(
+        session,
+        referral,
+        "assign",
+        referral.status,
+        actor=who.subject,
+        actor_member=who.member_id,
+        deps=deps,
+        details={"adviser_user_id": adviser_user_id},
+    )
+    deps.emit(
+        session,
+        ev.ReferralAssigned(**_ids(referral), adviser_user_id=adviser_user_id, actor=who.subject),
+    )
+    await session.commit()
+    return referral
+
+
+async def _seal_message(
+    session: AsyncSession, referral: Referral, body: str, *, who: Principal, deps: Deps
+) -> Message:
+    key_row = await session.get(ProjectKey, referral.project_id)
+    if key_row is None:
+        raise ApiError(409, "conflict", reason="projet effacé")
+    key = deps.vault.project_key(referral.project_id, key_row.sealed_key)
+    message = Message(
+        referral_id=referral.id,
+        project_id=referral.project_id,
+        author_member_id=member_of(who),
+        author=who.subject,
+        sealed_body=deps.vault.seal(key, referral.project_id, {"body": body}),
+        at=deps.clock.now(),
+    )
+    session.add(message)
+    deps.emit(
+        session,
+        ev.ReferralMessagePosted(
+            **_ids(referral),
+            message_id=message.id,
+            author_member_id=message.author_member_id,
+            actor=who.subject,
+        ),
+    )
+    return message
+
+
+async def post_message(
+    session: AsyncSession, referral: Referral, body: str, *, who: Principal, deps: Deps
+) -> Message:
+    if party_of(who, referral) is None:
+        raise ApiError(
+            403, "auth.forbidden", reason="seuls l'émetteur et le destinataire échangent"
+        )
+    message = await _seal_message(session, referral, body, who=who, deps=deps)
+    await session.commit()
+    return message
+
+
+async def messages_of(
+    session: AsyncSession, referral: Referral, deps: Deps
+) -> list[tuple[Message, str | None]]:
+    rows = (
+        await session.exec(
+            select(Message)
+            .where(Message.referral_id == referral.id)
+            .order_by(col(Message.at), col(Message.id))
+        )
+    ).all()
+    key_row = await session.get(ProjectKey, referral.project_id)
+    key = deps.vault.project_key(referral.project_id, key_row.sealed_key) if key_row else None
+    return [
+        (
+            m,
+            deps.vault.open(key, m.project_id, m.sealed_body)["body"]
+            if key and m.sealed_body
+            else None,
+        )
+        for m in rows
+    ]
