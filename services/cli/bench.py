@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from services.bench import kit
+from services.bench import directory, kit
 from services.kit.embedded import EmbeddedBroker, free_port
 
 bench_app = typer.Typer(
@@ -45,6 +45,17 @@ def bench_kit(quick: QuickOpt = False) -> None:
     async def run() -> None:
         async with broker_for_bench() as bootstrap:
             report = await kit.run(bootstrap, quick=quick)
+        report.print()
+
+    asyncio.run(run())
+
+
+@bench_app.command("directory")
+def bench_directory(quick: QuickOpt = False) -> None:
+    """Match latency on a synthetic national directory, beside one raw SQL query."""
+
+    async def run() -> None:
+        report = await directory.run(quick=quick)
         report.print()
 
     asyncio.run(run())

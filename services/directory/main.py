@@ -5,9 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.directory.api import ROUTERS
+from services.directory.api_match import (
+    SEARCH_STATS_TIMER,
+    flush_search_statistics,
+    flush_search_statistics_now,
+    start_search_statistics,
+)
+from services.directory.api_match import router as match_router
 from services.directory.domain import next_daily_run
+from services.directory.geo import load
 from services.directory.handlers.offers import FRESHNESS_TIMER, remind_stale_offers
+from services.directory.matching import SearchStats
 from services.directory.models import MODELS
+from services.directory.offer_index import OfferIndexLoader
 from services.directory.settings import DirectorySettings
 from services.kit.auth import JwtVerifier
 from services.kit.clock import Clock, SystemClock
@@ -21,27 +31,47 @@ def create_app(settings: DirectorySettings | None = None, *, clock: Clock | None
     settings = settings or DirectorySettings()
     clock = clock or SystemClock()
     emit = Emitter(settings.event_source, clock)
+    geo = load()
+    stats = SearchStats(geo)
 
     async def freshness(fired: Fired) -> None:
         await remind_stale_offers(fired, emit=emit)
 
-    runtime = ServiceRuntime.build(
-        settings, models=MODELS, clock=clock, timer_handlers={FRESHNESS_TIMER: freshness}
-    )
+    async def search_statistics(fired: Fired) -> None:
+        await flush_search_statistics(fired, stats, emit, min_count=settings.search_stats_min_count)
 
-    async def schedule_daily_jobs() -> None:
+    runtime = ServiceRuntime.build(
+        settings,
+        models=MODELS,
+        clock=clock,
+        timer_handlers={FRESHNESS_TIMER: freshness, SEARCH_STATS_TIMER: search_statistics},
+    )
+    loader = OfferIndexLoader(runtime.db)  # reloads after commits that changed offers
+
+    async def schedule_recurring_jobs() -> None:
         async with runtime.db.transaction() as session:
             await ensure_scheduled(
                 session, kind=FRESHNESS_TIMER, key="daily", due_at=next_daily_run(clock.now())
             )
+        await start_search_statistics(runtime.db, clock, stats)
 
-    runtime.on_start(schedule_daily_jobs)
+    async def flush_statistics() -> None:
+        await flush_search_statistics_now(
+            runtime.db, clock, stats, emit, min_count=settings.search_stats_min_count
+        )
+
+    runtime.on_start(schedule_recurring_jobs)
+    runtime.on_stop(flush_statistics)
     # The directory verifies tokens against its own JWKS (one code path for every service).
     verifier = JwtVerifier(
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
         jwks_url=f"{settings.base_url}/.well-known/jwks.json",
     )
-    return create_service_app(
-        runtime, title="Relais — directory", routers=ROUTERS, verifier=verifier
+    app = create_service_app(
+        runtime, title="Relais — directory", routers=[*ROUTERS, match_router], verifier=verifier
     )
+    app.state.offer_index = loader
+    app.state.search_stats = stats
+    app.state.geo = geo
+    return app

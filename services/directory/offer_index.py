@@ -10,12 +10,14 @@ fingerprint query at most every `recheck_seconds`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 
 from services.directory.handlers.common import OFFERS_CHANGED
 from services.directory.matching import IndexedOffer, OfferIndex
@@ -104,6 +106,19 @@ class OfferIndexLoader:
 
     async def _load(self) -> OfferIndex:
         o = OFFERS.c
+        # JSON lists come back as text and are decoded once per distinct value (they repeat a
+        # lot: '[]', '["creation"]'...), which is far cheaper than a json.loads per cell.
+        lists = [
+            cast(column, Text)
+            for column in (
+                o.stages,
+                o.themes,
+                o.project_types,
+                o.legal_forms,
+                o.modes_accueil,
+                o.required_information,
+            )
+        ]
         offers = (
             select(
                 o.id,
@@ -111,16 +126,11 @@ class OfferIndexLoader:
                 MEMBERS.c.name,
                 o.title,
                 o.kind,
-                o.stages,
-                o.themes,
-                o.project_types,
-                o.legal_forms,
+                *lists,
                 o.max_structure_age_months,
                 o.employer,
                 o.cost,
-                o.modes_accueil,
                 o.capacity,
-                o.required_information,
                 o.updated_at,
                 o.description,
                 o.url,
@@ -137,30 +147,43 @@ class OfferIndexLoader:
         async with self.db.engine.connect() as conn:
             territory_rows = (await conn.execute(places)).all()
             offer_rows = (await conn.execute(offers)).all()
-        territories: dict[str, list[tuple[str, str]]] = {}
-        for offer_id, level, code in territory_rows:
-            territories.setdefault(offer_id, []).append((level, code))
-        return OfferIndex.build(
-            IndexedOffer(
-                id=row[0],
-                member_id=row[1],
-                member_name=row[2],
-                title=row[3],
-                kind=row[4],
-                stages=tuple(row[5] or ()),
-                themes=tuple(row[6] or ()),
-                project_types=tuple(row[7] or ()),
-                legal_forms=tuple(row[8] or ()),
-                max_structure_age_months=row[9],
-                employer=row[10],
-                cost=row[11],
-                modes_accueil=tuple(row[12] or ()),
-                capacity=row[13],
-                required_information=tuple(row[14] or ()),
-                territories=tuple(sorted(territories.get(row[0], ()))),
-                updated_at=row[15],
-                description=row[16] or "",
-                url=row[17],
-            )
-            for row in offer_rows
+        # The CPU part in a thread: the event loop keeps serving meanwhile.
+        return await asyncio.to_thread(build_index, offer_rows, territory_rows)
+
+
+def build_index(offer_rows: Sequence[Any], territory_rows: Sequence[Any]) -> OfferIndex:
+    territories: dict[str, list[tuple[str, str]]] = {}
+    for offer_id, level, code in territory_rows:
+        territories.setdefault(offer_id, []).append((level, code))
+    decoded: dict[str | None, tuple[str, ...]] = {None: ()}
+
+    def codes(text: str | None) -> tuple[str, ...]:
+        value = decoded.get(text)
+        if value is None:
+            value = decoded[text] = tuple(json.loads(text) or ()) if text else ()
+        return value
+
+    return OfferIndex.build(
+        IndexedOffer(
+            id=row[0],
+            member_id=row[1],
+            member_name=row[2],
+            title=row[3],
+            kind=row[4],
+            stages=codes(row[5]),
+            themes=codes(row[6]),
+            project_types=codes(row[7]),
+            legal_forms=codes(row[8]),
+            modes_accueil=codes(row[9]),
+            required_information=codes(row[10]),
+            max_structure_age_months=row[11],
+            employer=row[12],
+            cost=row[13],
+            capacity=row[14],
+            updated_at=row[15],
+            description=row[16] or "",
+            url=row[17],
+            territories=tuple(sorted(territories.get(row[0], ()))),
         )
+        for row in offer_rows
+    )

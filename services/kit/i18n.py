@@ -69,7 +69,8 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "en": "Password too weak: at least {min} characters, letters and digits.",
     },
     "referral.transition": {
-        "fr": "Action « {action} » impossible depuis le statut « {current} ». Possibles : {allowed}.",
+        "fr": "Action « {action} » impossible depuis le statut « {current} ». "
+        "Possibles : {allowed}.",
         "en": "Action '{action}' is not allowed from status '{current}'. Allowed: {allowed}.",
     },
     "referral.missing_information": {

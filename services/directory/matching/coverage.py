@@ -152,7 +152,10 @@ def _territories(where: Places, region: str, by: str) -> Iterable[Territory]:
             ]
             inside += [(("commune", c.code), (c.code,)) for c in communes]
             place = Place(
-                "departement", dep, geo.name_of("departement", dep), where.population("departement", dep)
+                "departement",
+                dep,
+                geo.name_of("departement", dep),
+                where.population("departement", dep),
             )
             yield place, whole, inside, communes
         return

@@ -52,6 +52,7 @@ class Entry:
 
     __slots__ = (
         "capacity_rank",
+        "conditional",
         "freshness",
         "id",
         "kind",
@@ -62,16 +63,30 @@ class Entry:
         "themes",
     )
 
-    def __init__(self, offer: IndexedOffer) -> None:
+    def __init__(self, offer: IndexedOffer, sets: dict[tuple[str, ...], frozenset[str]]) -> None:
         self.offer = offer
         self.id = offer.id
         self.kind = offer.kind
-        self.stages = frozenset(offer.stages)
-        self.themes = frozenset(offer.themes)
-        self.project_types = frozenset(offer.project_types)
-        self.legal_forms = frozenset(offer.legal_forms)
+        self.stages = _shared(sets, offer.stages)
+        self.themes = _shared(sets, offer.themes)
+        self.project_types = _shared(sets, offer.project_types)
+        self.legal_forms = _shared(sets, offer.legal_forms)
         self.capacity_rank = CAPACITY_RANK.get(offer.capacity, 1)
         self.freshness = -offer.updated_at.timestamp() if offer.updated_at else 0.0
+        self.conditional = bool(
+            offer.project_types
+            or offer.legal_forms
+            or offer.max_structure_age_months is not None
+            or offer.employer is not None
+        )
+
+
+def _shared(sets: dict[tuple[str, ...], frozenset[str]], codes: tuple[str, ...]) -> frozenset[str]:
+    """One frozenset per distinct tuple of codes (they repeat across offers)."""
+    found = sets.get(codes)
+    if found is None:
+        found = sets[codes] = frozenset(codes)
+    return found
 
 
 def commune_keys(commune: Commune) -> tuple[Key, ...]:
@@ -110,10 +125,11 @@ class OfferIndex:
         by_id: dict[str, IndexedOffer] = {}
         by_territory: dict[Key, list[Entry]] = {}
         by_stage: dict[tuple[str, str, str], list[Entry]] = {}
-        for offer in sorted(offers, key=lambda o: o.id):
+        sets: dict[tuple[str, ...], frozenset[str]] = {}
+        for offer in offers:  # bucket order does not matter: match() sorts on a total key
             by_id[offer.id] = offer
-            entry = Entry(offer)
-            for level, code in dict.fromkeys(offer.territories):
+            entry = Entry(offer, sets)
+            for level, code in set(offer.territories):
                 by_territory.setdefault((level, code), []).append(entry)
                 for stage in entry.stages:
                     by_stage.setdefault((level, code, stage), []).append(entry)

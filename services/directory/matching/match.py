@@ -9,12 +9,18 @@ not filter (an offer without themes is generalist).
 Ranking, deterministic: more local territory first, more matched themes, generalist before
 off-theme, capacity (open, waitlist, full), fresher first, then offer id. Full offers always
 come last, and only when asked for (`include_full`).
+
+The score shown is that order in points (freshness aside): 1000 per territory level more
+local than national, 100 per matched theme (up to 9), 10 when themes were asked and the offer
+fits them (matched or generalist), 2 when open, 1 on a waiting list.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
+from typing import NamedTuple
 
 from services.directory.geo import Commune, Geography
 from services.directory.matching.index import (
@@ -48,8 +54,7 @@ class Criteria:
     include_full: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Reasons:
+class Reasons(NamedTuple):
     """Why an offer matched."""
 
     territory_level: str  # the most local level covering the commune
@@ -61,8 +66,7 @@ class Reasons:
     to_check: tuple[str, ...]  # the offer's conditions the criteria did not say
 
 
-@dataclass(frozen=True, slots=True)
-class MatchResult:
+class MatchResult(NamedTuple):
     offer: IndexedOffer
     score: int
     reasons: Reasons
@@ -72,13 +76,21 @@ class MatchResult:
         return self.offer.capacity
 
 
-def score_of(level_rank: int, themes: int, generalist: bool, capacity_rank: int) -> int:
-    """Relevance points, higher first: territory (1000s), themes (100s), fit, capacity."""
-    fit = 10 if generalist or themes else 0
-    return (len(LEVELS) - 1 - level_rank) * 1000 + min(themes, 9) * 100 + fit + (2 - capacity_rank)
+def asked_checks(c: Criteria) -> tuple[str, ...]:
+    """The eligibility checks the criteria ask for (passed by an offer without conditions)."""
+    return tuple(
+        name
+        for name, value in (
+            ("project_type", c.project),
+            ("legal_form", c.legal_form),
+            ("structure_age", c.structure_age_months),
+            ("employer", c.employer),
+        )
+        if value is not None
+    )
 
 
-def _eligibility(entry: Entry, c: Criteria) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+def eligibility(entry: Entry, c: Criteria) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
     """(checks passed, conditions to check), or None when the criteria exclude the offer."""
     passed: list[str] = []
     to_check: list[str] = []
@@ -118,49 +130,69 @@ def resolve(geo: Geography, code: str) -> Commune:
     return commune
 
 
+SortKey = tuple[bool, int, int, int, int, float, str]
+
+
 def match(
     index: OfferIndex, geo: Geography, criteria: Criteria, *, commune: Commune | None = None
 ) -> list[MatchResult]:
     """Ranked offers covering the criteria's commune (raises UnknownCommune)."""
     commune = commune or resolve(geo, criteria.commune)
-    stage, kind = criteria.stage, criteria.kind
+    stage, kind, include_full = criteria.stage, criteria.kind, criteria.include_full
     wanted = frozenset(criteria.themes)
+    unconditional = (asked_checks(criteria), ())  # what an offer without conditions gets
     seen: set[str] = set()
-    ranked: list[tuple[tuple[bool, int, int, int, int, float, str], MatchResult]] = []
+    ranked: list[tuple[SortKey, MatchResult]] = []
+    top = len(LEVELS) - 1
     for level, code in commune_keys(commune):
         level_rank = LEVEL_RANK[level]
+        territory_points = (top - level_rank) * 1000
         for entry in index.at(level, code, stage):
-            if entry.id in seen:  # already found on a more local territory (filters are the same)
+            offer_id = entry.id
+            if offer_id in seen:  # already found on a more local territory (same filters)
                 continue
-            seen.add(entry.id)
+            seen.add(offer_id)
             if kind is not None and entry.kind != kind:
                 continue
             capacity_rank = entry.capacity_rank
-            if capacity_rank == FULL and not criteria.include_full:
+            full = capacity_rank == FULL
+            if full and not include_full:
                 continue
-            checks = _eligibility(entry, criteria)
+            checks = eligibility(entry, criteria) if entry.conditional else unconditional
             if checks is None:
                 continue
-            matched = tuple(sorted(wanted & entry.themes)) if wanted else ()
             generalist = not entry.themes
-            off_theme = 1 if wanted and not matched and not generalist else 0
-            result = MatchResult(
-                entry.offer,
-                score_of(level_rank, len(matched), generalist, capacity_rank),
-                Reasons(level, code, stage, matched, generalist, checks[0], checks[1]),
+            if wanted and not generalist:
+                common = wanted & entry.themes
+                matched = tuple(sorted(common)) if common else ()
+            else:
+                matched = ()
+            n_matched = len(matched)
+            off_theme = 1 if wanted and not n_matched and not generalist else 0
+            score = (
+                territory_points
+                + min(n_matched, 9) * 100
+                + (10 if wanted and (generalist or n_matched) else 0)
+                + 2
+                - capacity_rank
             )
-            key = (
-                capacity_rank == FULL,
-                level_rank,
-                -len(matched),
-                off_theme,
-                capacity_rank,
-                entry.freshness,
-                entry.id,
+            why = Reasons(level, code, stage, matched, generalist, checks[0], checks[1])
+            ranked.append(
+                (
+                    (
+                        full,
+                        level_rank,
+                        -n_matched,
+                        off_theme,
+                        capacity_rank,
+                        entry.freshness,
+                        offer_id,
+                    ),
+                    MatchResult(entry.offer, score, why),
+                )
             )
-            ranked.append((key, result))
-    ranked.sort(key=lambda pair: pair[0])
-    return [result for _, result in ranked]
+    ranked.sort(key=itemgetter(0))
+    return [pair[1] for pair in ranked]
 
 
 def themes_of(values: Sequence[str]) -> tuple[str, ...]:
