@@ -6,6 +6,8 @@ import asyncio
 import os
 import shutil
 import sys
+import time
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -32,6 +34,7 @@ from services.cli.procs import (
     wait_ready,
 )
 from services.cli.replay import EPOCH, replay_service
+from services.directory import demo_data
 from services.kit.embedded import EmbeddedBroker, PortInUseError
 from services.kit.messaging import all_topic_names, ensure_topics
 
@@ -46,6 +49,7 @@ class DevStack:
         self.bootstrap = self.external_kafka or f"{HOST}:{options.kafka_port}"
         self.children: list[Child] = []
         self.secrets = demo.DemoSecrets.generate()
+        self.activation: asyncio.Task[None] | None = None  # demo accounts, in the background
 
     def url(self, name: str) -> str:
         port = self.options.receiver_port if name == RECEIVER_NAME else self.options.ports[name]
@@ -76,6 +80,7 @@ class DevStack:
         await wait_ready(self.children, self.console, self.options.ready_timeout)
         if kept is not None and kept.get("members"):
             self.console.print("Données conservées : démo déjà chargée.")
+            self._resume_activation(kept)
         else:
             await self._load_demo()
 
@@ -180,27 +185,73 @@ class DevStack:
 
     async def _load_demo(self) -> None:
         directory = self.url(IDENTITY_PROVIDER)
-        with self.console.status("Chargement des données de démo…"):
+        started = time.perf_counter()
+        with self.console.status("Chargement des données de démo…") as status:
+
+            def progress(step: str) -> None:
+                status.update(f"Chargement des données de démo : {step}…")
+
             try:
-                members = await demo.register_demo_members(directory, self.secrets.admin_key)
+                loaded = await demo.load_demo(directory, self.secrets.admin_key, progress=progress)
             except Exception as exc:
                 log = self.var / "logs" / f"{IDENTITY_PROVIDER}.log"
                 raise DevError(
                     f"données de démo non chargées : {exc}",
                     [(f"dernières lignes de {log}", tail(log))],
                 ) from exc
-        demo.write_credentials(
-            self.credentials_path,
-            demo.credentials_document(
-                members=members,
-                secrets_=self.secrets,
-                urls={s.name: self.url(s.name) for s in SERVICES},
-                receiver_url=self.receiver_webhook_url,
-                inbox=self.var / "partner-inbox",
-                kafka_bootstrap=self.bootstrap,
-            ),
+        document = demo.credentials_document(
+            loaded=loaded,
+            secrets_=self.secrets,
+            urls={s.name: self.url(s.name) for s in SERVICES},
+            receiver_url=self.receiver_webhook_url,
+            inbox=self.var / "partner-inbox",
+            kafka_bootstrap=self.bootstrap,
         )
-        self.console.print(f"  [green]✓[/] {len(members)} membres de démo inscrits")
+        demo.write_credentials(self.credentials_path, document)
+        data = loaded.data
+        self.console.print(
+            f"  [green]✓[/] démo chargée en {time.perf_counter() - started:.1f} s : "
+            f"{len(data.networks)} réseaux, {len(data.members)} structures, "
+            f"{len(data.offers)} offres, {len(data.accounts)} comptes "
+            f"(mot de passe {data.password}, docs/demo.md)"
+        )
+        if loaded.pending:
+            self._start_activation(loaded.pending, document)
+
+    def _resume_activation(self, kept: dict[str, Any]) -> None:
+        """A kept var/ whose demo accounts were not all activated: finish the job."""
+        if kept.get("accounts_ready", True):
+            return
+        pending = demo.pending_from_credentials(demo_data.generate(), kept)
+        if pending:
+            self._start_activation(pending, kept)
+
+    def _start_activation(
+        self, pending: list[demo.PendingAccount], document: dict[str, Any]
+    ) -> None:
+        self.console.print(
+            f"  … {len(pending)} comptes de démo reçoivent leur mot de passe en arrière-plan"
+        )
+        self.activation = asyncio.create_task(self._activate(pending, document))
+
+    async def _activate(self, pending: list[demo.PendingAccount], document: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        try:
+            done = await demo.activate_accounts(
+                self.url(IDENTITY_PROVIDER), pending, demo_data.DEMO_PASSWORD
+            )
+        except Exception as exc:  # the stack stays up; only some logins will fail
+            self.console.print(f"[yellow]Comptes de démo non activés :[/] {exc}", soft_wrap=True)
+            return
+        for account in document.get("accounts", []):
+            if account.get("email") in done:
+                account["active"] = True
+        document["accounts_ready"] = True
+        demo.write_credentials(self.credentials_path, document)
+        self.console.print(
+            f"  [green]✓[/] {len(done)} comptes de démo activés en "
+            f"{time.perf_counter() - started:.1f} s"
+        )
 
     # --- run and stop -------------------------------------------------------------------
     def summary(self) -> Table:
@@ -232,6 +283,9 @@ class DevStack:
             await asyncio.sleep(0.5)
 
     def down(self) -> None:
+        if self.activation is not None:
+            self.activation.cancel()
+            self.activation = None
         if self.children:
             self.console.print("Arrêt des services…")
             stop_all(self.children)

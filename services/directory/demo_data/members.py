@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from services.directory.demo_data.model import DemoMember, DemoNetwork
 from services.directory.demo_data.places import geography
 
-EMAIL_DOMAIN = "demo.relais.test"  # reserved TLD (RFC 2606): these addresses never deliver
+# A reserved TLD (RFC 2606): these addresses never deliver. Not `.invalid`: the directory's
+# e-mail check refuses it, and admits `.test` (the domain its own tests use).
+EMAIL_DOMAIN = "demo.relais.test"
 TREMPLIN = "tremplin-demo"
 ESSOR = "essor-demo"
 
