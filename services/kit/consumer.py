@@ -82,7 +82,11 @@ class RawRecord(Protocol):
 
 
 class DeadLetter(Exception):
-    """A record that will never succeed: the reason is a short code plus a detail."""
+    """A record that will never succeed: the reason is a short code plus a detail.
+
+    Raised by the wrapper (invalid_data, unknown_type) or by a handler (invalid_signature,
+    say): the transaction rolls back and the record goes to the DLQ at once, without retries.
+    """
 
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
@@ -171,8 +175,8 @@ class EventConsumer:
                     )
                     await handler(event, HandlerContext(session, envelope, self.clock, self.source))
                 return "handled"
-            except asyncio.CancelledError:
-                raise
+            except (asyncio.CancelledError, DeadLetter):
+                raise  # a handler's DeadLetter will never succeed: no retry, its own reason
             except Exception as exc:
                 if attempt == attempts:
                     raise _Exhausted(attempts, _describe(exc)) from exc

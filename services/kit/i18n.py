@@ -93,6 +93,48 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "fr": "Clé d'administration de la plateforme invalide.",
         "en": "Invalid platform admin key.",
     },
+    "public.too_large": {
+        "fr": "Demande trop volumineuse : {max} octets au plus. Raccourcissez vos textes.",
+        "en": "Request too large: {max} bytes at most. Shorten your texts.",
+    },
+    "public.rate_limited": {
+        "fr": "Trop de demandes envoyées depuis cette adresse ou pour ce contact : "
+        "réessayez dans {minutes} minute(s).",
+        "en": "Too many requests from this address or for this contact: "
+        "try again in {minutes} minute(s).",
+    },
+    "public.rejected": {
+        "fr": "Demande refusée : elle ressemble à un envoi automatique.",
+        "en": "Request refused: it looks like an automated submission.",
+    },
+    "public.spam": {
+        "fr": "Demande refusée : trop de liens dans vos textes ({found}, {max} au plus) "
+        "ou un lien dans votre nom. Retirez-les et renvoyez la demande.",
+        "en": "Request refused: too many links in your texts ({found}, {max} at most) "
+        "or a link in your name. Remove them and send again.",
+    },
+    "public.consent_required": {
+        "fr": "Cochez la case de consentement : sans elle, la structure ne peut pas "
+        "recevoir votre demande ni vous contacter.",
+        "en": "Tick the consent box: without it the member can neither receive your "
+        "request nor contact you.",
+    },
+    "public.contact_required": {
+        "fr": "Indiquez une adresse électronique ou un numéro de téléphone pour être contacté·e.",
+        "en": "Give an email address or a phone number so that you can be contacted.",
+    },
+    "public.member_unavailable": {
+        "fr": "Cette structure ne reçoit pas de demandes pour le moment : choisissez-en une autre.",
+        "en": "This member does not take requests at the moment: choose another one.",
+    },
+    "public.link_unknown": {
+        "fr": "Lien inconnu : vérifiez qu'il est complet (copiez-le en entier).",
+        "en": "Unknown link: check that it is complete (copy all of it).",
+    },
+    "public.erased": {
+        "fr": "Demande effacée : vos données personnelles ont été supprimées.",
+        "en": "Request erased: your personal data has been deleted.",
+    },
 }
 
 

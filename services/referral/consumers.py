@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from contracts.events import directory as d
 from services.kit.consumer import Subscription
+from services.referral.commands import command_subscription
 from services.referral.handlers import directory_copy as copy
+from services.referral.handlers.common import Deps
 
 SUBSCRIPTIONS = [
     Subscription(
@@ -24,3 +28,10 @@ SUBSCRIPTIONS = [
         },
     )
 ]
+
+
+def subscriptions(deps: Deps) -> list[Subscription]:
+    """Every subscription of the service: the directory copy, and the members' signed commands
+    on `referral.commands` (which need the use cases' collaborators)."""
+    freshness = timedelta(minutes=deps.settings.command_freshness_minutes)
+    return [*SUBSCRIPTIONS, command_subscription(deps, freshness=freshness)]

@@ -10,9 +10,11 @@ from services.kit.outbox import Emitter
 from services.kit.runtime import ServiceRuntime
 from services.kit.timers import Fired
 from services.referral.api import ROUTERS
-from services.referral.consumers import SUBSCRIPTIONS
+from services.referral.api.public import mask_links_in_access_logs
+from services.referral.commands import COMMAND_MODELS
+from services.referral.consumers import subscriptions
 from services.referral.crypto import Vault
-from services.referral.handlers import escalation
+from services.referral.handlers import escalation, retention
 from services.referral.handlers.common import Deps
 from services.referral.handlers.referrals import EXPIRY_TIMER, REMINDER_TIMER
 from services.referral.models import MODELS
@@ -35,13 +37,30 @@ def create_app(settings: ReferralSettings | None = None, *, clock: Clock | None 
     async def expiry(fired: Fired) -> None:
         await escalation.on_expiry_due(fired, deps)
 
+    async def retention_run(fired: Fired) -> None:
+        await retention.on_retention_due(fired, deps)
+
+    async def anonymise(fired: Fired) -> None:
+        await retention.on_anonymise_due(fired, deps)
+
     runtime = ServiceRuntime.build(
         settings,
-        models=MODELS,
-        subscriptions=SUBSCRIPTIONS,
+        models=[*MODELS, *COMMAND_MODELS],
+        subscriptions=subscriptions(deps),
         clock=clock,
-        timer_handlers={REMINDER_TIMER: reminder, EXPIRY_TIMER: expiry},
+        timer_handlers={
+            REMINDER_TIMER: reminder,
+            EXPIRY_TIMER: expiry,
+            retention.RETENTION_TIMER: retention_run,
+            retention.ANONYMISE_TIMER: anonymise,
+        },
     )
+
+    async def schedule_recurring_jobs() -> None:
+        await retention.schedule_daily(runtime.db, clock)
+
+    runtime.on_start(schedule_recurring_jobs)
+    mask_links_in_access_logs()
     app = create_service_app(runtime, title="Relais — referral", routers=ROUTERS)
     app.state.referral_deps = deps
     return app

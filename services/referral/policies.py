@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.directory.geo import load as load_geography
 from services.directory.vocabulary import REQUIRED_INFORMATION
+from services.kit.clock import paris_day
 from services.kit.errors import ApiError
 from services.referral.models import KnownMember, KnownOffer, Project
 
@@ -40,9 +41,12 @@ def covers(territories: list[dict[str, str]], commune: str) -> bool:
 
 
 def age_in_months(created_on: date | None, now: datetime) -> int | None:
+    """Whole months elapsed since `created_on` (a month counts once its day is reached)."""
     if created_on is None:
         return None
-    return (now.year - created_on.year) * 12 + now.month - created_on.month
+    today = paris_day(now)
+    months = (today.year - created_on.year) * 12 + today.month - created_on.month
+    return months - 1 if today.day < created_on.day else months
 
 
 async def check_send(
@@ -105,9 +109,9 @@ async def starter_operator_for(
             )
         )
     ).all()
-    for offer in offers:
-        if covers(offer.territories, commune):
-            return starters[offer.member_id]
+    for starter in starters.values():  # by name: the same advice every time
+        if any(o.member_id == starter.id and covers(o.territories, commune) for o in offers):
+            return starter
     place = load_geography().commune(commune)
     same_department = [
         m

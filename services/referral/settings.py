@@ -26,6 +26,7 @@ class ReferralSettings(ServiceSettings):
     network_policies: dict[str, NetworkPolicy] = Field(default_factory=dict)
     idempotency_hours: int = 24
     anonymise_after_days: int = 730
+    command_freshness_minutes: float = 15  # signed Kafka commands: issued_at ± this, at receipt
 
     def policy_for(self, network_id: str | None) -> NetworkPolicy:
         return self.network_policies.get(network_id or "", self.default_policy)

@@ -43,7 +43,7 @@ async def timeline(session: AsyncSession, project_id: str) -> dict[str, Any]:
             for r in referrals
         ],
         "edges": [{"from": r.redirected_from, "to": r.id} for r in referrals if r.redirected_from]
-        + _chain_edges(list(referrals)),
+        + _chain_edges(list(referrals), list(steps)),
         "events": [
             {
                 "at": s.at,
@@ -61,8 +61,13 @@ async def timeline(session: AsyncSession, project_id: str) -> dict[str, Any]:
     }
 
 
-def _chain_edges(referrals: list[Referral]) -> list[dict[str, str]]:
-    """A referral sent by the member that received an earlier one continues that chain."""
+def _chain_edges(referrals: list[Referral], steps: list[TransitionRecord]) -> list[dict[str, str]]:
+    """A referral sent by the member that received an earlier one continues that chain: the
+    latest one it had accepted by then (what let it orient onward), else the latest received."""
+    accepted_at: dict[str, Any] = {}
+    for step in steps:
+        if step.action == "accept":
+            accepted_at.setdefault(step.referral_id, step.at)
     edges = []
     for later in referrals:
         if later.redirected_from:
@@ -74,6 +79,7 @@ def _chain_edges(referrals: list[Referral]) -> list[dict[str, str]]:
             and r.sent_at <= later.sent_at
             and r.id != later.id
         ]
-        if earlier:
-            edges.append({"from": earlier[-1].id, "to": later.id})
+        reached = [r for r in earlier if r.id in accepted_at and accepted_at[r.id] <= later.sent_at]
+        if reached or earlier:
+            edges.append({"from": (reached or earlier)[-1].id, "to": later.id})
     return edges

@@ -1,5 +1,5 @@
 """Referral HTTP API: parse -> handler -> response."""
 
-from services.referral.api import projects, referrals
+from services.referral.api import gdpr, projects, public, referrals
 
-ROUTERS = [projects.router, referrals.router]
+ROUTERS = [projects.router, referrals.router, public.router, gdpr.router]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from sqlmodel import SQLModel, col, func, or_, select
+from sqlmodel import Field, SQLModel, col, func, or_, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.auth import CurrentPrincipal, Principal
 from services.kit.http import SessionDep
@@ -15,8 +17,14 @@ from services.referral.api import idempotency
 from services.referral.api.deps import IfMatch, UseCases
 from services.referral.domain import Status
 from services.referral.handlers import escalation, referrals
-from services.referral.handlers.common import party_of, referral_for
-from services.referral.models import MessagePublic, Referral, ReferralCreate, ReferralPublic
+from services.referral.handlers.common import Deps, party_of, referral_for
+from services.referral.models import (
+    Message,
+    MessagePublic,
+    Referral,
+    ReferralCreate,
+    ReferralPublic,
+)
 
 router = APIRouter(prefix="/v1", tags=["referrals"])
 ACTIONS = (
@@ -50,15 +58,38 @@ async def send_referral(
     session: SessionDep,
     deps: UseCases,
 ) -> Any:
-    guard = await idempotency.begin(request, session, who, deps.clock)
-    if guard.replay is not None:
-        return guard.replay
-    referral = await referrals.send_referral(session, body, who=who, deps=deps)
-    answer = public(referral, who, response)
-    await idempotency.remember(
-        session, guard, 201, answer, deps.clock, deps.settings.idempotency_hours
+
+    async def change() -> Referral:
+        return await referrals.send_referral(session, body, who=who, deps=deps, commit=False)
+
+    return await _once(request, response, who, session, deps, 201, change)
+
+
+async def _once(
+    request: Request,
+    response: Response,
+    who: Principal,
+    session: AsyncSession,
+    deps: Deps,
+    status_code: int,
+    change: Callable[[], Awaitable[Referral]],
+) -> Any:
+    """A POST answering with a referral, at most once per Idempotency-Key."""
+
+    async def answer(referral: Referral) -> ReferralPublic:
+        return public(referral, who, response)
+
+    return await idempotency.once(
+        request,
+        session,
+        who,
+        deps.clock,
+        deps.settings.idempotency_hours,
+        status_code=status_code,
+        change=change,
+        keep=lambda referral: public(referral, who),
+        answer=answer,
     )
-    return answer
 
 
 @router.get("/referrals", response_model=list[ReferralPublic])
@@ -125,27 +156,38 @@ async def get_referral(
 class ActionBody(SQLModel):
     reason: str | None = None
     outcome: str | None = None
-    jobs_created: int | None = None
-    funding_amount_eur: int | None = None
+    jobs_created: int | None = Field(default=None, ge=0)
+    funding_amount_eur: int | None = Field(default=None, ge=0)
     message: str | None = None
 
 
 def _action_route(action: str) -> None:
     async def run(
         referral_id: str,
+        request: Request,
         response: Response,
         who: CurrentPrincipal,
         session: SessionDep,
         deps: UseCases,
         version: IfMatch,
         body: ActionBody | None = None,
-    ) -> ReferralPublic:
+    ) -> Any:
         referral = await referral_for(session, referral_id, who)
         payload = body.model_dump(exclude_none=True) if body else {}
-        done = await referrals.act(
-            session, referral, action, payload, who=who, deps=deps, expected_version=version
-        )
-        return public(done, who, response)
+
+        async def change() -> Referral:
+            return await referrals.act(
+                session,
+                referral,
+                action,
+                payload,
+                who=who,
+                deps=deps,
+                expected_version=version,
+                commit=False,
+            )
+
+        return await _once(request, response, who, session, deps, 200, change)
 
     run.__name__ = f"referral_{action.replace('-', '_')}"
     router.post(
@@ -172,19 +214,24 @@ async def redirect(
     session: SessionDep,
     deps: UseCases,
     version: IfMatch,
-) -> ReferralPublic:
+    request: Request,
+) -> Any:
     referral = await referral_for(session, referral_id, who)
-    new = await referrals.redirect(
-        session,
-        referral,
-        body.receiver_member_id,
-        who=who,
-        deps=deps,
-        offer_id=body.offer_id,
-        message=body.message,
-        expected_version=version,
-    )
-    return public(new, who, response)
+
+    async def change() -> Referral:
+        return await referrals.redirect(
+            session,
+            referral,
+            body.receiver_member_id,
+            who=who,
+            deps=deps,
+            offer_id=body.offer_id,
+            message=body.message,
+            expected_version=version,
+            commit=False,
+        )
+
+    return await _once(request, response, who, session, deps, 201, change)
 
 
 class AssignBody(SQLModel):
@@ -199,13 +246,16 @@ async def assign(
     who: CurrentPrincipal,
     session: SessionDep,
     deps: UseCases,
-) -> ReferralPublic:
+    request: Request,
+) -> Any:
     referral = await referral_for(session, referral_id, who)
-    return public(
-        await referrals.assign(session, referral, body.adviser_user_id, who=who, deps=deps),
-        who,
-        response,
-    )
+
+    async def change() -> Referral:
+        return await referrals.assign(
+            session, referral, body.adviser_user_id, who=who, deps=deps, commit=False
+        )
+
+    return await _once(request, response, who, session, deps, 200, change)
 
 
 class MessageBody(SQLModel):
@@ -214,11 +264,41 @@ class MessageBody(SQLModel):
 
 @router.post("/referrals/{referral_id}/messages", status_code=201, response_model=MessagePublic)
 async def post_message(
-    referral_id: str, body: MessageBody, who: CurrentPrincipal, session: SessionDep, deps: UseCases
-) -> MessagePublic:
+    referral_id: str,
+    body: MessageBody,
+    request: Request,
+    who: CurrentPrincipal,
+    session: SessionDep,
+    deps: UseCases,
+) -> Any:
     referral = await referral_for(session, referral_id, who)
-    message = await referrals.post_message(session, referral, body.body, who=who, deps=deps)
-    return MessagePublic.model_validate(message, update={"body": body.body})
+
+    async def change() -> Message:
+        return await referrals.post_message(
+            session, referral, body.body, who=who, deps=deps, commit=False
+        )
+
+    async def answer(message: Message) -> MessagePublic:
+        return MessagePublic.model_validate(message, update={"body": body.body})
+
+    async def replay(stored: dict[str, Any]) -> MessagePublic:
+        # Only the id was kept (the text is personal data, sealed): read it again.
+        thread = await referrals.messages_of(session, referral, deps, reader=who.subject)
+        message, text = next((m, t) for m, t in thread if m.id == stored["id"])
+        return MessagePublic.model_validate(message, update={"body": text})
+
+    return await idempotency.once(
+        request,
+        session,
+        who,
+        deps.clock,
+        deps.settings.idempotency_hours,
+        status_code=201,
+        change=change,
+        keep=lambda message: {"id": message.id},
+        answer=answer,
+        replay=replay,
+    )
 
 
 @router.get("/referrals/{referral_id}/messages", response_model=list[MessagePublic])
@@ -228,7 +308,7 @@ async def list_messages(
     referral = await referral_for(session, referral_id, who)
     return [
         MessagePublic.model_validate(m, update={"body": text})
-        for m, text in await referrals.messages_of(session, referral, deps)
+        for m, text in await referrals.messages_of(session, referral, deps, reader=who.subject)
     ]
 
 

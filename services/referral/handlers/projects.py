@@ -16,7 +16,7 @@ from contracts.events.referral import (
 from services.kit.auth import Principal
 from services.kit.errors import ApiError
 from services.referral.crypto import ShreddedError
-from services.referral.domain import OPEN, Status
+from services.referral.domain import CONSENT_SCOPES, OPEN, check_code
 from services.referral.handlers.common import Deps, member_of
 from services.referral.models import (
     AccessLogEntry,
@@ -58,6 +58,7 @@ async def create_project(
     who: Principal,
     deps: Deps,
     consent: ConsentCreate | None = None,
+    commit: bool = True,
 ) -> Project:
     owner = member_of(who)
     now = deps.clock.now()
@@ -94,7 +95,8 @@ async def create_project(
     )
     if consent is not None:
         _record_consent(session, project.id, consent, who=who, deps=deps)
-    await session.commit()
+    if commit:
+        await session.commit()
     log.info("project %s registered by %s", project.id, owner)
     return project
 
@@ -102,6 +104,8 @@ async def create_project(
 def _record_consent(
     session: AsyncSession, project_id: str, data: ConsentCreate, *, who: Principal, deps: Deps
 ) -> Consent:
+    for scope in data.scopes:  # what the consent covers is coded: a typo would share nothing
+        check_code(CONSENT_SCOPES, scope, "Code de portée")
     consent = Consent(
         project_id=project_id,
         text_version=data.text_version,
@@ -131,11 +135,18 @@ async def project_for_owner(session: AsyncSession, project_id: str, who: Princip
 
 
 async def record_consent(
-    session: AsyncSession, project_id: str, data: ConsentCreate, *, who: Principal, deps: Deps
+    session: AsyncSession,
+    project_id: str,
+    data: ConsentCreate,
+    *,
+    who: Principal,
+    deps: Deps,
+    commit: bool = True,
 ) -> Consent:
     await project_for_owner(session, project_id, who)
     consent = _record_consent(session, project_id, data, who=who, deps=deps)
-    await session.commit()
+    if commit:
+        await session.commit()
     return consent
 
 
@@ -150,8 +161,6 @@ async def withdraw_consent(
     session: AsyncSession, consent_id: str, *, actor: str, deps: Deps, cancel_open: bool = True
 ) -> Consent:
     """Withdrawal cancels the project's open referrals (nothing more may be shared)."""
-    from services.referral.handlers.referrals import apply_action  # circular by nature
-
     consent = await session.get(Consent, consent_id)
     if consent is None:
         raise ApiError(404, "not_found", what="Consentement", id=consent_id)
@@ -163,23 +172,9 @@ async def withdraw_consent(
             ConsentWithdrawn(project_id=consent.project_id, consent_id=consent.id, actor=actor),
         )
         if cancel_open:
-            rows = await session.exec(
-                select(Referral).where(
-                    Referral.project_id == consent.project_id,
-                    col(Referral.status).in_([s.value for s in OPEN]),
-                )
+            await cancel_open_referrals(
+                session, consent.project_id, actor=actor, deps=deps, cause="consentement_retire"
             )
-            for referral in rows.all():
-                await apply_action(
-                    session,
-                    referral,
-                    "cancel",
-                    actor=actor,
-                    actor_member=None,
-                    deps=deps,
-                    details={"cause": "consentement_retire"},
-                    system=True,
-                )
         await session.commit()
         log.info("consent %s withdrawn on project %s", consent.id, consent.project_id)
     return consent
@@ -243,6 +238,8 @@ async def erase_project(
     if project is None:
         raise ApiError(404, "not_found", what="Projet", id=project_id)
     if project.erased_at is None:
+        # Nothing may go on once the porteur's data is gone: open referrals are cancelled.
+        await cancel_open_referrals(session, project_id, actor=actor, deps=deps, cause="effacement")
         key_row = await session.get(ProjectKey, project_id)
         if key_row is not None:
             await session.delete(key_row)
@@ -255,5 +252,26 @@ async def erase_project(
     return project
 
 
-def still_open(status: str) -> bool:
-    return Status(status) in OPEN
+async def cancel_open_referrals(
+    session: AsyncSession, project_id: str, *, actor: str, deps: Deps, cause: str
+) -> None:
+    """Cancel, on the sender's behalf, every open referral of a project (no commit)."""
+    from services.referral.handlers.referrals import apply_action  # circular by nature
+
+    rows = await session.exec(
+        select(Referral).where(
+            Referral.project_id == project_id, col(Referral.status).in_([s.value for s in OPEN])
+        )
+    )
+    for referral in rows.all():
+        await apply_action(
+            session,
+            referral,
+            "cancel",
+            actor=actor,
+            actor_member=None,
+            deps=deps,
+            details={"cause": cause},
+            system=True,
+        )
+

@@ -6,6 +6,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,12 +14,13 @@ from contracts.events import referral as ev
 from services.kit.auth import Principal
 from services.kit.clock import add_calendar_days
 from services.kit.errors import ApiError
-from services.kit.timers import cancel, schedule
+from services.kit.timers import TimerRecord, cancel, schedule
 from services.referral import domain, policies
 from services.referral.domain import Party, Status
 from services.referral.handlers.common import Deps, member_of, party_of
 from services.referral.handlers.projects import SHARING_SCOPE, active_consent
 from services.referral.models import (
+    AccessLogEntry,
     KnownMember,
     Message,
     Project,
@@ -89,6 +91,7 @@ async def send_referral(
     who: Principal,
     deps: Deps,
     redirected_from: Referral | None = None,
+    commit: bool = True,
 ) -> Referral:
     sender = member_of(who)
     project = await session.get(Project, data.project_id)
@@ -167,7 +170,8 @@ async def send_referral(
         due_at=add_calendar_days(now, policy.expiry_days),
         payload={"referral_id": referral.id},
     )
-    await session.commit()
+    if commit:
+        await session.commit()
     log.info(
         "referral %s sent by %s to %s (project %s)", referral.id, sender, receiver.id, project.id
     )
@@ -211,6 +215,7 @@ async def apply_action(
         who_acts = Party.sender  # consent withdrawal and suspensions cancel on the sender's behalf
     assert who_acts is not None
     after = domain.transition(before, action, who_acts)
+    await _claim_version(session, referral)
     now = deps.clock.now()
     referral.status, referral.version, referral.updated_at = after.value, referral.version + 1, now
     if after in domain.TERMINAL:
@@ -232,13 +237,38 @@ async def apply_action(
     return referral
 
 
+async def _claim_version(session: AsyncSession, referral: Referral) -> None:
+    """Compare-and-set on the version read: of two transitions racing from the same state
+    (an accept and a decline, an accept and the expiry), the second finds the row changed and
+    is refused, instead of both committing and both publishing their event."""
+    claimed = await session.exec(
+        update(Referral)  # type: ignore[call-overload]
+        .where(col(Referral.id) == referral.id, col(Referral.version) == referral.version)
+        .values(version=referral.version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if not claimed.rowcount:
+        raise ApiError(409, "conflict", reason="l'orientation vient de changer : relisez-la")
+
+
 async def _move_timers(
     session: AsyncSession, referral: Referral, before: Status, after: Status, deps: Deps
 ) -> None:
     """The expiry clock runs only while the referral waits for an answer in `sent`."""
     now = deps.clock.now()
     if after == Status.info_requested:
-        expiry = add_calendar_days(
+        # The pending expiry timer knows when it would fire: after an earlier answer it was
+        # moved past `sent_at + expiry_days` by the time the clock stood still.
+        pending = (
+            await session.exec(
+                select(TimerRecord.due_at).where(
+                    TimerRecord.kind == EXPIRY_TIMER,
+                    TimerRecord.key == referral.id,
+                    TimerRecord.state == "pending",
+                )
+            )
+        ).first()
+        expiry = pending or add_calendar_days(
             referral.sent_at, deps.settings.policy_for(referral.network_id).expiry_days
         )
         referral.expiry_remaining_seconds = max(0, int((expiry - now).total_seconds()))
@@ -273,8 +303,11 @@ async def act(
     who: Principal,
     deps: Deps,
     expected_version: int | None = None,
+    commit: bool = True,
 ) -> Referral:
-    """An action by a party (HTTP or a signed Kafka command): checks, moves, commits."""
+    """An action by a party (HTTP or a signed Kafka command): checks, moves, commits.
+
+    `commit=False` leaves the commit to the caller's transaction (the command consumer)."""
     party = party_of(who, referral)
     if party is None:
         raise ApiError(403, "auth.forbidden", reason="seuls l'émetteur et le destinataire agissent")
@@ -290,8 +323,10 @@ async def act(
         referral.outcome = domain.check_code(
             domain.OUTCOMES, payload.get("outcome", ""), "résultat"
         )
-        referral.jobs_created = payload.get("jobs_created")
-        referral.funding_amount_eur = payload.get("funding_amount_eur")
+        referral.jobs_created = _count(payload.get("jobs_created"), "jobs_created")
+        referral.funding_amount_eur = _count(
+            payload.get("funding_amount_eur"), "funding_amount_eur"
+        )
         fields = {
             "outcome": referral.outcome,
             "jobs_created": referral.jobs_created,
@@ -316,8 +351,17 @@ async def act(
     )
     if payload.get("message"):
         await _seal_message(session, referral, str(payload["message"]), who=who, deps=deps)
-    await session.commit()
+    if commit:
+        await session.commit()
     return referral
+
+
+def _count(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ApiError(422, "validation", summary=f"{name} : un entier positif ou nul est attendu")
+    return value
 
 
 async def redirect(
@@ -330,6 +374,7 @@ async def redirect(
     offer_id: str | None = None,
     message: str | None = None,
     expected_version: int | None = None,
+    commit: bool = True,
 ) -> Referral:
     """Decline 'réorienté ailleurs' and send a new referral, linked, to a third member."""
     if party_of(who, referral) != Party.receiver:
@@ -350,9 +395,8 @@ async def redirect(
         who=who,
         deps=deps,
         redirected_from=referral,
+        commit=False,  # the new referral and the decline commit together, or not at all
     )
-    referral = await session.get(Referral, referral.id)  # type: ignore[assignment]
-    assert referral is not None
     referral.decline_reason, referral.redirected_to = "reoriente_ailleurs", new.id
     await apply_action(
         session,
@@ -365,17 +409,25 @@ async def redirect(
         details={"reason": "reoriente_ailleurs", "redirected_to": new.id},
         event_fields={"reason": "reoriente_ailleurs", "redirected_to": new.id},
     )
-    await session.commit()
+    if commit:
+        await session.commit()
     return new
 
 
 async def assign(
-    session: AsyncSession, referral: Referral, adviser_user_id: str, *, who: Principal, deps: Deps
+    session: AsyncSession,
+    referral: Referral,
+    adviser_user_id: str,
+    *,
+    who: Principal,
+    deps: Deps,
+    commit: bool = True,
 ) -> Referral:
     if party_of(who, referral) != Party.receiver or not who.has_role(
         "member_admin", "adviser", "member_tool"
     ):
         raise ApiError(403, "auth.forbidden", reason="le destinataire attribue l'orientation")
+    await _claim_version(session, referral)
     referral.assignee_user_id, referral.version = adviser_user_id, referral.version + 1
     referral.updated_at = deps.clock.now()
     session.add(referral)
@@ -393,7 +445,8 @@ async def assign(
         session,
         ev.ReferralAssigned(**_ids(referral), adviser_user_id=adviser_user_id, actor=who.subject),
     )
-    await session.commit()
+    if commit:
+        await session.commit()
     return referral
 
 
@@ -426,20 +479,29 @@ async def _seal_message(
 
 
 async def post_message(
-    session: AsyncSession, referral: Referral, body: str, *, who: Principal, deps: Deps
+    session: AsyncSession,
+    referral: Referral,
+    body: str,
+    *,
+    who: Principal,
+    deps: Deps,
+    commit: bool = True,
 ) -> Message:
     if party_of(who, referral) is None:
         raise ApiError(
             403, "auth.forbidden", reason="seuls l'émetteur et le destinataire échangent"
         )
     message = await _seal_message(session, referral, body, who=who, deps=deps)
-    await session.commit()
+    if commit:
+        await session.commit()
     return message
 
 
 async def messages_of(
-    session: AsyncSession, referral: Referral, deps: Deps
+    session: AsyncSession, referral: Referral, deps: Deps, *, reader: str | None = None
 ) -> list[tuple[Message, str | None]]:
+    """The thread, bodies opened with the project key (None once erased); a read by
+    `reader` that opened any body is written to the access log."""
     rows = (
         await session.exec(
             select(Message)
@@ -449,7 +511,7 @@ async def messages_of(
     ).all()
     key_row = await session.get(ProjectKey, referral.project_id)
     key = deps.vault.project_key(referral.project_id, key_row.sealed_key) if key_row else None
-    return [
+    thread = [
         (
             m,
             deps.vault.open(key, m.project_id, m.sealed_body)["body"]
@@ -458,3 +520,14 @@ async def messages_of(
         )
         for m in rows
     ]
+    if reader is not None and any(body is not None for _, body in thread):
+        session.add(
+            AccessLogEntry(
+                project_id=referral.project_id,
+                reader=reader,
+                purpose="messages",
+                at=deps.clock.now(),
+            )
+        )
+        await session.commit()
+    return thread

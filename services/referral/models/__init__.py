@@ -3,6 +3,12 @@
 from sqlmodel import SQLModel
 
 from services.referral.models.ids import new_id
+from services.referral.models.porteur import (
+    PorteurLink,
+    SelfReferralAttempt,
+    SelfReferralForm,
+    SelfReferralReceipt,
+)
 from services.referral.models.projects import (
     AccessLogEntry,
     Consent,
@@ -38,6 +44,8 @@ MODELS: list[type[SQLModel]] = [
     TransitionRecord,
     Message,
     IdempotencyRecord,
+    PorteurLink,
+    SelfReferralAttempt,
 ]
 
 __all__ = [
@@ -53,6 +61,7 @@ __all__ = [
     "Message",
     "MessagePublic",
     "Porteur",
+    "PorteurLink",
     "Project",
     "ProjectCreate",
     "ProjectFacts",
@@ -61,6 +70,9 @@ __all__ = [
     "Referral",
     "ReferralCreate",
     "ReferralPublic",
+    "SelfReferralAttempt",
+    "SelfReferralForm",
+    "SelfReferralReceipt",
     "TransitionRecord",
     "new_id",
 ]
