@@ -104,6 +104,22 @@ def serve(
     )
 
 
+@app.command("demo")
+def demo_command(
+    url_file: Annotated[
+        Path,
+        typer.Option("--url-file", help="identifiants de démo écrits par `relais dev`"),
+    ] = Path("var/demo-credentials.json"),
+    wait: Annotated[
+        float, typer.Option("--wait", help="secondes d'attente de la copie des membres")
+    ] = 60.0,
+) -> None:
+    """Joue un parcours complet sur la pile lancée (`relais dev`) et affiche sa chronologie."""
+    from services.cli.demo_chain import run_demo
+
+    raise typer.Exit(asyncio.run(run_demo(url_file, console, wait_seconds=wait)))
+
+
 # --- contracts -------------------------------------------------------------------------------
 
 
