@@ -274,4 +274,3 @@ async def cancel_open_referrals(
             details={"cause": cause},
             system=True,
         )
-

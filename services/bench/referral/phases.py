@@ -1,0 +1,203 @@
+"""The load and the measurement phases: closed-loop creations, the latency consumer, and
+the open-loop paced run."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from contracts.events.referral import TOPIC as REFERRAL_TOPIC
+from contracts.events.referral import ReferralSent
+from services.bench.referral.service import CommitMarks, Members
+from services.kit.clock import SystemClock
+from services.kit.consumer import EventConsumer, HandlerContext, Subscription
+from services.kit.db import Database
+from services.kit.messaging import EventPublisher, make_broker
+from services.kit.runtime import KIT_MODELS
+from services.kit.settings import ServiceSettings
+
+log = logging.getLogger("relais.bench")
+
+
+# --- load --------------------------------------------------------------------------------------
+
+
+def project_body(i: int) -> dict[str, Any]:
+    return {
+        "title": f"Projet de banc {i}",
+        "description": "Une épicerie coopérative",
+        "stage": "creation",
+        "commune": "80021",
+        "themes": ["alimentation"],
+        "collective": True,
+        "porteur": {"name": f"Porteur {i}", "email": f"porteur{i}@example.org"},
+        "consent": {"text_version": "2026-01", "scopes": ["partage_structure_destinataire"]},
+    }
+
+
+@dataclass
+class Load:
+    """Who sends what: client i is sender i, with its own projects; receivers rotate."""
+
+    client: httpx.AsyncClient
+    members: Members
+    headers: list[dict[str, str]]
+    projects: list[list[str]] = field(default_factory=list)
+    errors: dict[int, int] = field(default_factory=dict)
+    sent: int = 0
+
+    async def create_projects(self, per_sender: int) -> None:
+        async def one(sender: int, i: int) -> str:
+            r = await self.client.post(
+                "/v1/projects", json=project_body(i), headers=self.headers[sender]
+            )
+            if r.status_code != 201:
+                raise RuntimeError(f"project: HTTP {r.status_code} {r.text[:300]}")
+            return str(r.json()["id"])
+
+        self.projects = []
+        for sender in range(len(self.members.senders)):
+            ids = await asyncio.gather(
+                *(one(sender, sender * per_sender + i) for i in range(per_sender))
+            )
+            self.projects.append(list(ids))
+
+    async def send(self, sender: int) -> tuple[str | None, float]:
+        """One POST /v1/referrals; (referral id or None on error, perf_counter at start)."""
+        n = self.sent
+        self.sent += 1
+        projects = self.projects[sender]
+        body = {
+            "project_id": projects[n % len(projects)],
+            "receiver_member_id": self.members.receivers[n % len(self.members.receivers)],
+        }
+        started = time.perf_counter()
+        r = await self.client.post("/v1/referrals", json=body, headers=self.headers[sender])
+        if r.status_code != 201:
+            self.errors[r.status_code] = self.errors.get(r.status_code, 0) + 1
+            if sum(self.errors.values()) <= 3:
+                log.warning("POST /v1/referrals: HTTP %s %s", r.status_code, r.text[:300])
+            return None, started
+        return str(r.json()["id"]), started
+
+
+async def creations(load: Load, total: int, clients: int) -> tuple[float, list[float], list[str]]:
+    """`clients` closed-loop workers share `total` POSTs: (rate, latencies ms, ids)."""
+    remaining = total
+    latencies: list[float] = []
+    ids: list[str] = []
+
+    async def worker(sender: int) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            referral_id, started = await load.send(sender)
+            latencies.append((time.perf_counter() - started) * 1000)
+            if referral_id:
+                ids.append(referral_id)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i % len(load.headers)) for i in range(clients)))
+    return len(ids) / (time.perf_counter() - started), latencies, ids
+
+
+@dataclass
+class LatencyConsumer:
+    """A kit EventConsumer on referral.events noting when its handler sees each referral."""
+
+    bootstrap: str
+    var: Path
+    run_id: str
+    handled: dict[str, float] = field(default_factory=dict)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[LatencyConsumer]:
+        settings = ServiceSettings(
+            service_name="bench",
+            kafka_bootstrap_servers=self.bootstrap,
+            var_dir=self.var,
+            consumer_group_prefix=f"bench-{self.run_id}",
+            log_level="WARNING",
+        )
+
+        async def on_sent(evt: ReferralSent, _ctx: HandlerContext) -> None:
+            self.handled.setdefault(evt.referral_id, time.perf_counter())
+
+        publisher = EventPublisher(self.bootstrap, "bench-latency")
+        broker = make_broker(settings)
+        db = Database(f"sqlite+aiosqlite:///{self.var / 'consumer.db'}", KIT_MODELS)
+        await db.create_all()
+        consumer = EventConsumer(
+            Subscription(REFERRAL_TOPIC, "latency", {ReferralSent: on_sent}),
+            db=db,
+            publisher=publisher,
+            clock=SystemClock(),
+            settings=settings,
+        )
+        consumer.attach(broker)
+        await publisher.start()
+        await broker.start()
+        try:
+            yield self
+        finally:
+            await broker.stop()
+            await publisher.stop()
+            await db.dispose()
+
+
+async def wait_for(probe: Callable[[], bool], timeout: float, what: str) -> float:
+    started = time.perf_counter()
+    while not probe():
+        if time.perf_counter() - started > timeout:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        await asyncio.sleep(0.005)
+    return time.perf_counter() - started
+
+
+@dataclass
+class Paced:
+    """A paced run: commit -> handler and POST start -> handler latencies (ms), the rate the
+    service actually kept."""
+
+    rate: float
+    achieved: float
+    from_commit: list[float]
+    from_post: list[float]
+
+
+async def paced(
+    load: Load, n: int, rate: float, marks: CommitMarks, handled: dict[str, float]
+) -> Paced:
+    """Open loop: POST i starts at t0 + i/rate whatever the others do (a service slower than
+    `rate` builds a queue, and the latencies show it)."""
+    starts: dict[str, float] = {}
+    tasks: list[asyncio.Task[None]] = []
+
+    async def one(sender: int) -> None:
+        referral_id, started = await load.send(sender)
+        if referral_id:
+            starts[referral_id] = started
+
+    t0 = time.perf_counter()
+    for i in range(n):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i % len(load.headers))))
+    await asyncio.gather(*tasks)
+    achieved = len(starts) / (time.perf_counter() - t0)
+    await wait_for(lambda: all(r in handled for r in starts), 120, "the consumer")
+    return Paced(
+        rate=rate,
+        achieved=achieved,
+        from_commit=[(handled[r] - marks.at[r]) * 1000 for r in starts if r in marks.at],
+        from_post=[(handled[r] - s) * 1000 for r, s in starts.items()],
+    )
