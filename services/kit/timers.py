@@ -57,6 +57,8 @@ async def schedule(
     payload: dict[str, Any] | None = None,
 ) -> TimerRecord:
     """Schedule (or move) the timer `(kind, key)` in the current transaction."""
+    if due_at.tzinfo is None:
+        raise ValueError("naive datetime: pass an aware one (the clock gives UTC)")
     existing = (
         await session.exec(
             select(TimerRecord).where(TimerRecord.kind == kind, TimerRecord.key == key)
