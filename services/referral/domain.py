@@ -108,6 +108,14 @@ CONSENT_SCOPES: dict[str, tuple[str, str]] = {
 STAGES = ("idee", "faisabilite", "creation", "developpement", "consolidation", "difficulte_rebond")
 
 
+def referral_network(sender_networks: list[str], receiver_networks: list[str]) -> str | None:
+    """The network a referral belongs to: one both members share, else the receiver's."""
+    shared = sorted(set(sender_networks) & set(receiver_networks))
+    if shared:
+        return shared[0]
+    return min(receiver_networks) if receiver_networks else None
+
+
 def allowed_actions(status: Status, party: Party) -> list[str]:
     return [a for a, t in TRANSITIONS.items() if status in t.sources and t.by == party]
 

@@ -196,3 +196,11 @@ def test_the_issue_codes_are_all_there() -> None:
     for table in (domain.DECLINE_REASONS, domain.OUTCOMES, domain.FAILURE_REASONS):
         assert all(code.isascii() for code in table)
         assert all(fr and en for fr, en in table.values())
+
+
+def test_a_referral_belongs_to_a_network_both_members_share_else_the_receivers() -> None:
+    from services.referral.domain import referral_network
+
+    assert referral_network(["essor", "tremplin"], ["tremplin", "zeste"]) == "tremplin"
+    assert referral_network(["essor"], ["zeste", "tremplin"]) == "tremplin"
+    assert referral_network([], []) is None

@@ -12,7 +12,7 @@ from services.kit.auth import Principal
 from services.kit.clock import add_calendar_days
 from services.kit.errors import ApiError
 from services.kit.timers import schedule
-from services.referral import policies
+from services.referral import domain, policies
 from services.referral.handlers.common import Deps, member_of
 from services.referral.handlers.projects import SHARING_SCOPE, active_consent
 from services.referral.handlers.referrals.conversation import _seal_message
@@ -56,15 +56,15 @@ async def send_referral(
     )
     now = deps.clock.now()
     sender_member = await session.get(KnownMember, sender)
-    shared = set(receiver.network_ids) & set(sender_member.network_ids if sender_member else [])
+    network = domain.referral_network(
+        sender_member.network_ids if sender_member else [], receiver.network_ids
+    )
     referral = Referral(
         project_id=project.id,
         sender_member_id=sender,
         receiver_member_id=receiver.id,
         offer_id=data.offer_id,
-        network_id=min(shared)
-        if shared
-        else (min(receiver.network_ids) if receiver.network_ids else None),
+        network_id=network,
         stage=project.stage,
         commune=project.commune,
         warnings=warnings,
