@@ -1,6 +1,6 @@
 """`relais dev` as a newcomer runs it: separate processes, demo data, a webhook to the partner.
 
-One stack for the session's e2e tests, started in a temporary working directory against the
+One stack for this module's tests, started in a temporary working directory against the
 session's broker, stopped with Ctrl-C (SIGINT) at the end.
 """
 
@@ -32,7 +32,9 @@ def _free_base_port() -> int:
     raise RuntimeError("no free port range for the e2e stack")
 
 
-@pytest.fixture(scope="session")
+# Module scope: the stack's services consume the shared topics, and must not answer for
+# other tests' referrals and commands once the e2e tests are done.
+@pytest.fixture(scope="module")
 def dev_stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     workdir = tmp_path_factory.mktemp("relais-dev")
     base = _free_base_port()
