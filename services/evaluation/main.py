@@ -7,10 +7,13 @@ from sqlmodel import SQLModel
 
 from services.evaluation.api import router
 from services.evaluation.consumers import SUBSCRIPTIONS
+from services.evaluation.grid import build_grid_part
 from services.evaluation.models import ArchivedEvent, MemberReferralCount
 from services.evaluation.settings import EvaluationSettings
-from services.kit.clock import Clock
+from services.kit.clock import Clock, SystemClock
 from services.kit.http import create_service_app
+from services.kit.outbox import Emitter
+from services.kit.parts import ServicePart
 from services.kit.runtime import ServiceRuntime
 
 MODELS: list[type[SQLModel]] = [ArchivedEvent, MemberReferralCount]
@@ -20,10 +23,19 @@ def create_app(
     settings: EvaluationSettings | None = None, *, clock: Clock | None = None
 ) -> FastAPI:
     settings = settings or EvaluationSettings()
+    clock = clock or SystemClock()
+    emit = Emitter(settings.event_source, clock)
+    indicators = ServicePart(models=MODELS, subscriptions=SUBSCRIPTIONS, routers=[router])
+    part = ServicePart.combine([indicators, build_grid_part(settings, clock, emit)])
     runtime = ServiceRuntime.build(
-        settings,
-        models=MODELS,
-        subscriptions=SUBSCRIPTIONS,
-        clock=clock,  # type: ignore[arg-type]
+        settings,  # type: ignore[arg-type]
+        models=part.models,
+        subscriptions=part.subscriptions,
+        timer_handlers=part.timer_handlers,
+        clock=clock,
     )
-    return create_service_app(runtime, title="Relais — evaluation", routers=[router])
+    for hook in part.on_start:
+        runtime.on_start(hook)
+    for hook in part.on_stop:
+        runtime.on_stop(hook)
+    return create_service_app(runtime, title="Relais — evaluation", routers=part.routers)

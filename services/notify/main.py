@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
+from sqlmodel import SQLModel
 
 from services.kit.clock import Clock, SystemClock
 from services.kit.http import create_service_app
 from services.kit.outbox import Emitter
+from services.kit.parts import ServicePart
 from services.kit.runtime import ServiceRuntime
 from services.notify import handlers
 from services.notify.api import router
 from services.notify.consumers import subscriptions
 from services.notify.models import Delivery
+from services.notify.people import build_people_part
 from services.notify.settings import NotifySettings
 
-MODELS = [Delivery]
+MODELS: list[type[SQLModel]] = [Delivery]
 
 
 def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -35,17 +38,28 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
         return clients[0]
 
     emit = Emitter(settings.event_source, clock)
-    runtime = ServiceRuntime.build(
-        settings,  # type: ignore[arg-type]
+    webhooks = ServicePart(
         models=MODELS,
         subscriptions=subscriptions(target),
         timer_handlers={handlers.WEBHOOK_TIMER: handlers.deliver_webhook(target, client, emit)},
+        routers=[router],
+    )
+    part = ServicePart.combine([webhooks, build_people_part(settings, clock, emit)])
+    runtime = ServiceRuntime.build(
+        settings,  # type: ignore[arg-type]
+        models=part.models,
+        subscriptions=part.subscriptions,
+        timer_handlers=part.timer_handlers,
         clock=clock,
     )
+    for hook in part.on_start:
+        runtime.on_start(hook)
+    for hook in part.on_stop:
+        runtime.on_stop(hook)
 
     async def close_clients() -> None:
         for c in clients:
             await c.aclose()
 
     runtime.on_stop(close_clients)
-    return create_service_app(runtime, title="Relais — notify", routers=[router])
+    return create_service_app(runtime, title="Relais — notify", routers=part.routers)
