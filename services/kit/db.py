@@ -22,6 +22,8 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from services.kit.sqlite_inline import inline_connector
+
 WAKE_KEYS = "relais_wake"
 
 
@@ -72,15 +74,24 @@ class Database:
             database = make_url(self.url).database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
-            kwargs["connect_args"] = {"timeout": 30}
+                kwargs["async_creator"] = inline_connector(database)
+            else:
+                kwargs["connect_args"] = {"timeout": 30}
         else:
             kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._listeners: dict[str, list[Callable[[], None]]] = {}
+        # SQLite has one writer at a time, and its busy handler makes waiting writers sleep
+        # and retry (unfair, with long tails under load): writers queue on a FIFO lock here.
+        self.write_lock: asyncio.Lock | None = asyncio.Lock() if self.is_sqlite else None
         self.sessionmaker = async_sessionmaker(
-            self.engine, class_=AsyncSession, expire_on_commit=False, info={"relais_db": self}
+            self.engine,
+            class_=QueuedWriterSession,
+            expire_on_commit=False,
+            autoflush=False,
+            info={"relais_db": self},
         )
 
     async def create_all(self) -> None:
@@ -99,8 +110,13 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session whose work commits on success and rolls back on error."""
-        async with self.sessionmaker() as session, session.begin():
-            yield session
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -118,6 +134,94 @@ class Database:
         for key in keys:
             for callback in self._listeners.get(key, []):
                 callback()
+
+
+class QueuedWriterSession(AsyncSession):
+    """An AsyncSession that, on SQLite, takes the database's FIFO write lock before its first
+    write and keeps it until commit or rollback, so concurrent writers queue in the event loop
+    instead of sleeping in SQLite's busy handler. Autoflush is off at the sessionmaker and
+    done here instead (before a query, as SQLAlchemy would), under the lock. On PostgreSQL
+    it is a plain AsyncSession with that async autoflush.
+    """
+
+    _holds_write_lock = False
+
+    def _write_lock(self) -> asyncio.Lock | None:
+        database = self.sync_session.info.get("relais_db")
+        return database.write_lock if isinstance(database, Database) else None
+
+    def _has_pending_writes(self) -> bool:
+        return not self.sync_session._is_clean()
+
+    async def _acquire_for_write(self) -> None:
+        lock = self._write_lock()
+        if lock is not None and not self._holds_write_lock:
+            await lock.acquire()
+            self._holds_write_lock = True
+
+    def _release(self) -> None:
+        if self._holds_write_lock:
+            self._holds_write_lock = False
+            lock = self._write_lock()
+            assert lock is not None
+            lock.release()
+
+    async def _prepare(self, statement: Any = None) -> None:
+        """Flush pending objects (autoflush) and, for writes, queue for the write lock."""
+        if getattr(statement, "is_dml", False):
+            await self._acquire_for_write()
+        if self._has_pending_writes():
+            await self._acquire_for_write()
+            await super().flush()
+
+    async def exec(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        await self._prepare(statement)
+        return await super().exec(statement, *args, **kwargs)
+
+    async def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        await self._prepare(statement)
+        return await super().execute(statement, *args, **kwargs)
+
+    async def scalar(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        await self._prepare(statement)
+        return await super().scalar(statement, *args, **kwargs)
+
+    async def scalars(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        await self._prepare(statement)
+        return await super().scalars(statement, *args, **kwargs)
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        await self._prepare()
+        return await super().get(*args, **kwargs)
+
+    async def refresh(self, *args: Any, **kwargs: Any) -> None:
+        await self._prepare()
+        await super().refresh(*args, **kwargs)
+
+    async def flush(self, objects: Any = None) -> None:
+        if self._has_pending_writes():
+            await self._acquire_for_write()
+        await super().flush(objects)
+
+    async def commit(self) -> None:
+        if self._has_pending_writes():
+            await self._acquire_for_write()
+        try:
+            await super().commit()
+        finally:
+            self._release()
+
+    async def rollback(self) -> None:
+        try:
+            await super().rollback()
+        finally:
+            self._release()
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            self._release()
 
 
 def mark_dirty(session: AsyncSession | Session, key: str) -> None:

@@ -55,15 +55,25 @@ async def schedule(
     key: str,
     due_at: datetime,
     payload: dict[str, Any] | None = None,
+    new_key: bool = False,
 ) -> TimerRecord:
-    """Schedule (or move) the timer `(kind, key)` in the current transaction."""
+    """Schedule (or move) the timer `(kind, key)` in the current transaction.
+
+    `new_key=True` says the key was just created (a new referral's id): no timer can exist,
+    so the look-up is skipped (a statement less on a hot path; a mistake is a unique-key
+    violation at commit, not a silent duplicate).
+    """
     if due_at.tzinfo is None:
         raise ValueError("naive datetime: pass an aware one (the clock gives UTC)")
     existing = (
-        await session.exec(
-            select(TimerRecord).where(TimerRecord.kind == kind, TimerRecord.key == key)
-        )
-    ).first()
+        None
+        if new_key
+        else (
+            await session.exec(
+                select(TimerRecord).where(TimerRecord.kind == kind, TimerRecord.key == key)
+            )
+        ).first()
+    )
     if existing is not None:
         existing.due_at, existing.payload, existing.state = due_at, payload or {}, "pending"
         existing.attempts, existing.claimed_until = 0, None

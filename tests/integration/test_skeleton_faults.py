@@ -30,14 +30,17 @@ async def _sent_count(client: httpx.AsyncClient, stack: Stack, auth: dict, membe
     return next((m["sent"] for m in body["by_member"] if m["member_id"] == member), 0)
 
 
-async def _inbox_has(stack: Stack, service: str, event_id: str) -> int:
+async def _inbox_rows_per_group(stack: Stack, service: str, event_id: str) -> dict[str, int]:
+    """How many times each of the service's consumer groups recorded the event."""
     from sqlmodel import func, select
 
     async with stack.runtime(service).db.session() as session:
         found = await session.exec(
-            select(func.count()).select_from(InboxRecord).where(InboxRecord.event_id == event_id)
+            select(InboxRecord.consumer, func.count())
+            .where(InboxRecord.event_id == event_id)
+            .group_by(InboxRecord.consumer)
         )
-        return int(found.one())
+        return {group: int(n) for group, n in found.all()}
 
 
 async def _setup(client: httpx.AsyncClient, stack: Stack) -> tuple[str, str, dict]:
@@ -131,7 +134,8 @@ async def test_same_event_delivered_twice_changes_nothing_more(
         await wait_until(both_saw_duplicate, what="both consumers to skip the duplicate")
         assert await _webhooks_for(receiver, referral["id"]) == 1
         assert await _sent_count(client, stack, auth, sender) == 1
-        assert await _inbox_has(stack, "evaluation", event_id) == 1
+        per_group = await _inbox_rows_per_group(stack, "evaluation", event_id)
+        assert per_group and set(per_group.values()) == {1}, per_group
 
 
 async def test_referral_made_while_broker_frozen_arrives_once_after_resume(

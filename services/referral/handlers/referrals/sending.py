@@ -105,6 +105,7 @@ async def send_referral(
         key=referral.id,
         due_at=add_calendar_days(now, policy.reminder_days),
         payload={"referral_id": referral.id},
+        new_key=True,
     )
     await schedule(
         session,
@@ -112,6 +113,7 @@ async def send_referral(
         key=referral.id,
         due_at=add_calendar_days(now, policy.expiry_days),
         payload={"referral_id": referral.id},
+        new_key=True,
     )
     if commit:
         await session.commit()
