@@ -20,6 +20,7 @@ from services.kit.clock import Clock, SystemClock
 from services.kit.errors import ApiError
 
 LEEWAY_SECONDS = 30
+VERIFIED_CACHE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class JwtVerifier:
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
+        self._verified: dict[str, tuple[Principal, float, float | None]] = {}
         self.min_refresh_seconds = min_refresh_seconds
         if jwks:
             self._load(jwks)
@@ -59,6 +61,7 @@ class JwtVerifier:
         for entry in jwks.get("keys", []):
             keys[entry["kid"]] = jwt.PyJWK(entry).key
         self._keys = keys
+        self._verified.clear()  # a key may have been withdrawn: check signatures afresh
 
     async def _refresh(self) -> None:
         if not self.jwks_url:
@@ -73,6 +76,28 @@ class JwtVerifier:
             self._fetched_at = time.monotonic()
 
     async def verify(self, token: str) -> Principal:
+        """The token's principal. A signature checked once is remembered (an ES256 check
+        costs more than the rest of a small request); expiry is checked on every call."""
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, exp, iat = cached
+            self._check_times(exp, iat)
+            return principal
+        principal, exp, iat = await self._verify_signature(token)
+        self._check_times(exp, iat)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))  # oldest first
+        self._verified[token] = (principal, exp, iat)
+        return principal
+
+    def _check_times(self, exp: float, iat: float | None) -> None:
+        now = self.clock.now().timestamp()
+        if exp + LEEWAY_SECONDS <= now:
+            raise ApiError(401, "auth.invalid", reason="jeton expiré")
+        if iat is not None and iat - LEEWAY_SECONDS > now:
+            raise ApiError(401, "auth.invalid", reason="jeton émis dans le futur")
+
+    async def _verify_signature(self, token: str) -> tuple[Principal, float, float | None]:
         try:
             kid = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as exc:
@@ -100,17 +125,16 @@ class JwtVerifier:
             )
         except jwt.PyJWTError as exc:
             raise ApiError(401, "auth.invalid", reason=str(exc)) from exc
-        now = self.clock.now().timestamp()
-        if not isinstance(claims["exp"], int | float) or claims["exp"] + LEEWAY_SECONDS <= now:
+        exp, iat = claims["exp"], claims["iat"]
+        if not isinstance(exp, int | float):
             raise ApiError(401, "auth.invalid", reason="jeton expiré")
-        if isinstance(claims["iat"], int | float) and claims["iat"] - LEEWAY_SECONDS > now:
-            raise ApiError(401, "auth.invalid", reason="jeton émis dans le futur")
-        return Principal(
+        principal = Principal(
             subject=claims["sub"],
             member_id=claims.get("member"),
             network_ids=tuple(claims.get("networks", [])),
             roles=tuple(claims.get("roles", [])),
         )
+        return principal, float(exp), float(iat) if isinstance(iat, int | float) else None
 
 
 _bearer = HTTPBearer(auto_error=False)

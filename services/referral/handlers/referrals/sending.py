@@ -44,7 +44,15 @@ async def send_referral(
         raise ApiError(404, "not_found", what="Projet", id=data.project_id)
     if data.receiver_member_id == sender:
         raise ApiError(422, "referral.self")
-    receiver = await session.get(KnownMember, data.receiver_member_id)
+    # Both ends of the referral in one query: the receiver is checked, the sender's networks
+    # name the network the referral belongs to.
+    known = {
+        m.id: m
+        for m in await session.exec(
+            select(KnownMember).where(col(KnownMember.id).in_([sender, data.receiver_member_id]))
+        )
+    }
+    receiver = known.get(data.receiver_member_id)
     if receiver is None:
         raise ApiError(422, "member.unknown", id=data.receiver_member_id)
     if receiver.status != "active":
@@ -55,7 +63,7 @@ async def send_referral(
         session, project, receiver, data.offer_id, now=deps.clock.now()
     )
     now = deps.clock.now()
-    sender_member = await session.get(KnownMember, sender)
+    sender_member = known.get(sender)
     network = domain.referral_network(
         sender_member.network_ids if sender_member else [], receiver.network_ids
     )
