@@ -21,7 +21,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts.base import Event
 from contracts.envelope import CloudEvent
 from services.kit.clock import Clock
-from services.kit.db import Database, UtcDateTime, mark_dirty, threadsafe_setter
+from services.kit.db import (
+    Database,
+    UtcDateTime,
+    mark_dirty,
+    stage_insert,
+    table_of,
+    threadsafe_setter,
+)
 from services.kit.metrics import OUTBOX_LAG, OUTBOX_PUBLISHED
 
 log = logging.getLogger("relais.outbox")
@@ -59,22 +66,28 @@ class OutboxRecord(SQLModel, table=True):
         )
 
 
+OUTBOX_TABLE = table_of(OutboxRecord)
+
+
 def add_event(
     session: AsyncSession, event: Event, *, source: str, clock: Clock, topic: str | None = None
 ) -> CloudEvent:
     """Stage `event` in the outbox of the current transaction and return its envelope."""
     envelope = CloudEvent.wrap(event, source=source, time=clock.now())
-    session.add(
-        OutboxRecord(
-            event_id=envelope.id,
-            topic=topic or event.topic,
-            key=envelope.key,
-            type=envelope.type,
-            source=envelope.source,
-            subject=envelope.subject,
-            time=envelope.time,
-            data=envelope.data,
-        )
+    stage_insert(
+        session,
+        OUTBOX_TABLE,
+        {
+            "event_id": envelope.id,
+            "topic": topic or event.topic,
+            "key": envelope.key,
+            "type": envelope.type,
+            "source": envelope.source,
+            "subject": envelope.subject,
+            "time": envelope.time,
+            "data": envelope.data,
+            "published_at": None,
+        },
     )
     mark_dirty(session, OUTBOX_WAKE)
     return envelope

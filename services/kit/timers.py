@@ -21,7 +21,14 @@ from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.kit.clock import Clock
-from services.kit.db import Database, UtcDateTime, mark_dirty, threadsafe_setter
+from services.kit.db import (
+    Database,
+    UtcDateTime,
+    mark_dirty,
+    stage_insert,
+    table_of,
+    threadsafe_setter,
+)
 from services.kit.metrics import TIMERS_FIRED
 
 log = logging.getLogger("relais.timers")
@@ -48,6 +55,9 @@ class TimerRecord(SQLModel, table=True):
     last_error: str | None = None
 
 
+TIMER_TABLE = table_of(TimerRecord)
+
+
 async def schedule(
     session: AsyncSession,
     *,
@@ -56,7 +66,7 @@ async def schedule(
     due_at: datetime,
     payload: dict[str, Any] | None = None,
     new_key: bool = False,
-) -> TimerRecord:
+) -> None:
     """Schedule (or move) the timer `(kind, key)` in the current transaction.
 
     `new_key=True` says the key was just created (a new referral's id): no timer can exist,
@@ -74,6 +84,25 @@ async def schedule(
             )
         ).first()
     )
+    if existing is None and new_key:
+        stage_insert(
+            session,
+            TIMER_TABLE,
+            {
+                "id": str(uuid.uuid4()),
+                "kind": kind,
+                "key": key,
+                "due_at": due_at,
+                "payload": payload or {},
+                "state": "pending",
+                "attempts": 0,
+                "claimed_until": None,
+                "last_error": None,
+            },
+        )
+        if due_at <= datetime.now(UTC) + WAKE_HORIZON:
+            mark_dirty(session, TIMER_WAKE)
+        return
     if existing is not None:
         existing.due_at, existing.payload, existing.state = due_at, payload or {}, "pending"
         existing.attempts, existing.claimed_until = 0, None
@@ -85,7 +114,6 @@ async def schedule(
         # Due (about) now: wake the runner at commit. Later ones are found by its poll,
         # and a test's ManualClock wakes it when moved, so no wake-up per far timer.
         mark_dirty(session, TIMER_WAKE)
-    return timer
 
 
 async def ensure_scheduled(session: AsyncSession, *, kind: str, key: str, due_at: datetime) -> bool:
