@@ -18,7 +18,8 @@ Figures (issue 4, "Performance"; floors on the 2-core machine with SQLite):
     consent), POST /v1/referrals as fast as answers come; floor >= 250/s.
 (b) latency at a steady 100 referrals/s (open loop): from just before the POST's commit (a
     SQLAlchemy `before_commit` hook on the service's sessions) to a kit `EventConsumer`'s
-    handler for `referral.sent.v1` on `referral.events` (own group, own SQLite inbox);
+    handler for `referral.sent.v1` on `referral.events` (own group, own SQLite inbox), in a
+    child process as a consuming service would be;
     floor p99 <= 50 ms. POST start -> handler is shown too.
 (c) beside them, on the same broker in the same run: raw aiokafka produce rate and
     produce -> consume round trip at 100/s (`services.bench.kit`).

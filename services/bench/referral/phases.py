@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,15 +15,7 @@ from typing import Any
 
 import httpx
 
-from contracts.events.referral import TOPIC as REFERRAL_TOPIC
-from contracts.events.referral import ReferralSent
 from services.bench.referral.service import CommitMarks, Members
-from services.kit.clock import SystemClock
-from services.kit.consumer import EventConsumer, HandlerContext, Subscription
-from services.kit.db import Database
-from services.kit.messaging import EventPublisher, make_broker
-from services.kit.runtime import KIT_MODELS
-from services.kit.settings import ServiceSettings
 
 log = logging.getLogger("relais.bench")
 
@@ -111,7 +104,8 @@ async def creations(load: Load, total: int, clients: int) -> tuple[float, list[f
 
 @dataclass
 class LatencyConsumer:
-    """A kit EventConsumer on referral.events noting when its handler sees each referral."""
+    """The downstream consumer (services.bench.referral.consumer_process) in a child process,
+    and when its handler saw each referral (perf_counter, one clock for all processes)."""
 
     bootstrap: str
     var: Path
@@ -120,37 +114,37 @@ class LatencyConsumer:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[LatencyConsumer]:
-        settings = ServiceSettings(
-            service_name="bench",
-            kafka_bootstrap_servers=self.bootstrap,
-            var_dir=self.var,
-            consumer_group_prefix=f"bench-{self.run_id}",
-            log_level="WARNING",
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.bench.referral.consumer_process",
+            self.bootstrap,
+            str(self.var),
+            self.run_id,
+            stdout=asyncio.subprocess.PIPE,
         )
+        assert child.stdout is not None
+        stdout = child.stdout
+        ready = asyncio.Event()
 
-        async def on_sent(evt: ReferralSent, _ctx: HandlerContext) -> None:
-            self.handled.setdefault(evt.referral_id, time.perf_counter())
+        async def read() -> None:
+            async for line in stdout:
+                text = line.decode().strip()
+                if text == "ready":
+                    ready.set()
+                elif text:
+                    referral_id, at = text.split()
+                    self.handled.setdefault(referral_id, float(at))
 
-        publisher = EventPublisher(self.bootstrap, "bench-latency")
-        broker = make_broker(settings)
-        db = Database(f"sqlite+aiosqlite:///{self.var / 'consumer.db'}", KIT_MODELS)
-        await db.create_all()
-        consumer = EventConsumer(
-            Subscription(REFERRAL_TOPIC, "latency", {ReferralSent: on_sent}),
-            db=db,
-            publisher=publisher,
-            clock=SystemClock(),
-            settings=settings,
-        )
-        consumer.attach(broker)
-        await publisher.start()
-        await broker.start()
+        reader = asyncio.create_task(read())
         try:
+            await asyncio.wait_for(ready.wait(), 60)
             yield self
         finally:
-            await broker.stop()
-            await publisher.stop()
-            await db.dispose()
+            if child.returncode is None:
+                child.terminate()
+            await child.wait()
+            reader.cancel()
 
 
 async def wait_for(probe: Callable[[], bool], timeout: float, what: str) -> float:

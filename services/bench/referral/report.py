@@ -140,7 +140,8 @@ async def run(
         f"{backlog}, relayed {drained:.2f} s later. CPU per creation: process CPU time "
         "(service + client + relay + timers) / referrals.",
         f"(b) commit = a before_commit hook on the service's session; handler = a kit "
-        f"EventConsumer on {REFERRAL_TOPIC} (own group, own SQLite inbox, same process); it "
+        f"EventConsumer on {REFERRAL_TOPIC} (own group, own SQLite inbox) in a child process, "
+        "as a consuming service would be; it "
         f"first read phase (a)'s {expected} events in {catch_up:.1f} s. Open loop: "
         f"{len(busy.from_commit)} referrals asked at {RATE:.0f}/s, kept {busy.achieved:.0f}/s; "
         f"{len(calm.from_commit)} at {CALM_RATE:.0f}/s, kept {calm.achieved:.0f}/s.",

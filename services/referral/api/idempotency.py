@@ -121,7 +121,8 @@ async def once(
     guard = await begin(request, session, who, clock)
     if guard.replay is None:
         done = await change()
-        stage(session, guard, status_code, keep(done), clock, hours)
+        if guard.key is not None:  # `keep` renders an answer: only when there is a key
+            stage(session, guard, status_code, keep(done), clock, hours)
         try:
             await session.commit()
         except IntegrityError:
