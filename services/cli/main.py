@@ -26,6 +26,7 @@ from services.cli.catalog import (
     service,
 )
 from services.cli.directory import directory_app
+from services.cli.evaluation import evaluation_app
 from services.cli.options import DevOptions, dev_signature
 from services.cli.replay import parse_since, replay_service
 from services.kit.dlq import as_dlq_topic, list_dead_letters, replay_dead_letters
@@ -44,6 +45,7 @@ app.add_typer(contracts_app, name="contracts")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(bench_app, name="bench")
 app.add_typer(directory_app, name="directory")
+app.add_typer(evaluation_app, name="evaluation")
 
 BootstrapOpt = Annotated[
     str | None,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from sqlmodel import SQLModel
 
 from services.evaluation.api import router
 from services.evaluation.consumers import SUBSCRIPTIONS
 from services.evaluation.grid import build_grid_part
-from services.evaluation.models import ArchivedEvent, MemberReferralCount
+from services.evaluation.handlers.store import ensure_state
+from services.evaluation.models import PROJECTION_MODELS
 from services.evaluation.settings import EvaluationSettings
 from services.kit.clock import Clock, SystemClock
 from services.kit.http import create_service_app
@@ -16,7 +16,7 @@ from services.kit.outbox import Emitter
 from services.kit.parts import ServicePart
 from services.kit.runtime import ServiceRuntime
 
-MODELS: list[type[SQLModel]] = [ArchivedEvent, MemberReferralCount]
+MODELS = PROJECTION_MODELS
 
 
 def create_app(
@@ -25,7 +25,18 @@ def create_app(
     settings = settings or EvaluationSettings()
     clock = clock or SystemClock()
     emit = Emitter(settings.event_source, clock)
-    indicators = ServicePart(models=MODELS, subscriptions=SUBSCRIPTIONS, routers=[router])
+    runtime_box: list[ServiceRuntime] = []
+
+    async def projection_state() -> None:
+        async with runtime_box[0].db.transaction() as session:
+            await ensure_state(session)
+
+    indicators = ServicePart(
+        models=MODELS,
+        subscriptions=SUBSCRIPTIONS,
+        routers=[router],
+        on_start=[projection_state],
+    )
     part = ServicePart.combine([indicators, build_grid_part(settings, clock, emit)])
     runtime = ServiceRuntime.build(
         settings,  # type: ignore[arg-type]
@@ -34,6 +45,7 @@ def create_app(
         timer_handlers=part.timer_handlers,
         clock=clock,
     )
+    runtime_box.append(runtime)
     for hook in part.on_start:
         runtime.on_start(hook)
     for hook in part.on_stop:

@@ -41,7 +41,9 @@ STATS = SearchStatistics(
     searches=42,
     searches_without_result=3,
 )
-FOLLOW_UP = FollowUpDue(project_id="prj_1", follow_up_id="fu_1", member_id="mbr_a", years_after=1)
+FOLLOW_UP = FollowUpDue(
+    project_id="prj_1", follow_up_id="fu_1", member_id="mbr_a", years_after=1, referral_id="ref_1"
+)
 DELIVERED = WebhookDelivered(delivery_id="dlv_1", event_id="evt_1", attempts=1, status_code=204)
 
 EXAMPLES = [SENT, REGISTERED, STATS, FOLLOW_UP, DELIVERED]

@@ -1,0 +1,1 @@
+"""Indicators as projections of events: the pure projector, its rollups and the figures."""
