@@ -93,7 +93,7 @@ _ALL: list[EventSpec] = [
         owner="evaluation (issue 6)",
     ),
     *_specs(
-        [notify.WebhookDelivered, notify.WebhookFailed, notify.EmailSent],
+        [notify.WebhookDelivered, notify.WebhookFailed, notify.EmailSent, notify.EndpointDisabled],
         owner="notify (issue 5)",
     ),
 ]

@@ -89,3 +89,34 @@ def bench_referral(
             print(f"profil : {profile}")
 
     asyncio.run(run())
+
+
+@bench_app.command("evaluation")
+def bench_evaluation(quick: QuickOpt = False) -> None:
+    """Rebuild throughput beside raw aiokafka reads, and GET /v1/indicators latency."""
+    from services.bench import evaluation  # the evaluation service comes with it
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+    async def run() -> None:
+        async with broker_for_bench() as bootstrap:
+            report = await evaluation.run(bootstrap, quick=quick)
+        report.print()
+
+    asyncio.run(run())
+
+
+@bench_app.command("notify")
+def bench_notify(quick: QuickOpt = False) -> None:
+    """Webhook deliveries/s and event-to-delivery latency at 100/s, beside bare signed POSTs."""
+    # Imported here: the whole notify service comes with it, for this command only.
+    from services.bench import notify
+
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # refused connections at boot
+
+    async def run() -> None:
+        async with broker_for_bench() as bootstrap:
+            report = await notify.run(bootstrap, quick=quick)
+        report.print()
+
+    asyncio.run(run())

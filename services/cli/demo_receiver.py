@@ -6,6 +6,10 @@ request — headers, raw body, verification outcome — as one JSON file in the 
 so a demo can show exactly what a partner got. Stdlib server: starts instantly, no deps.
 
     RELAIS_DEMO_WEBHOOK_SECRET=whsec_... python -m services.cli.demo_receiver --port 8010
+
+`relais dev` subscribes it as a France Active fund's system would (`provision_partner`): a
+`partner_system` account of the demo network Tremplin, its token, and a subscription to the
+network's referral events through notify's `/v1/subscriptions`, with this receiver's secret.
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ from typing import Any
 from standardwebhooks.webhooks import Webhook
 
 SECRET_ENV = "RELAIS_DEMO_WEBHOOK_SECRET"
+PARTNER_NETWORK = "tremplin-demo"
+PARTNER_EMAIL = "si.france-active-picardie@demo.relais.test"
+PARTNER_NAME = "Système d'information de France Active Picardie (démo)"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -96,6 +103,78 @@ def make_handler(inbox: Inbox) -> type[BaseHTTPRequestHandler]:
             print(f"{self.address_string()} {format % args}", flush=True)
 
     return Handler
+
+
+async def provision_partner(
+    *,
+    directory_url: str,
+    notify_url: str,
+    admin_key: str,
+    receiver_url: str,
+    secret: str,
+    network_id: str = PARTNER_NETWORK,
+) -> dict[str, Any]:
+    """The stand-in fund's account (role `partner_system`, scoped to `network_id`), its token,
+    and its webhook subscription to the network's referral events. Returns what
+    var/demo-credentials.json keeps under `partner`."""
+    import secrets as random_secrets
+
+    import httpx
+
+    from services.cli.demo import invitation_secret
+
+    password = f"Partenaire-{random_secrets.token_urlsafe(12)}-2026"  # letters and digits
+    async with httpx.AsyncClient(timeout=30) as client:
+        invited = await client.post(
+            directory_url + "/v1/users",
+            json={
+                "email": PARTNER_EMAIL,
+                "name": PARTNER_NAME,
+                "roles": ["partner_system"],
+                "member_id": None,
+                "network_id": network_id,
+            },
+            headers={"X-Admin-Key": admin_key},
+        )
+        if invited.status_code != 201:
+            raise RuntimeError(f"compte partenaire : HTTP {invited.status_code} {invited.text}")
+        link = invitation_secret(invited.json()["invitation_url"])
+        chosen = await client.post(
+            directory_url + "/v1/password", json={"token": link, "password": password}
+        )
+        if chosen.status_code != 200:
+            raise RuntimeError(f"mot de passe partenaire : HTTP {chosen.status_code}")
+        token = await client.post(
+            directory_url + "/v1/token", json={"email": PARTNER_EMAIL, "password": password}
+        )
+        if token.status_code != 200:
+            raise RuntimeError(f"jeton partenaire : HTTP {token.status_code} {token.text}")
+        subscribed = await client.post(
+            notify_url + "/v1/subscriptions",
+            json={
+                "url": receiver_url,
+                "network_ids": [network_id],
+                "description": PARTNER_NAME,
+                "secret": secret,
+            },
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        )
+        if subscribed.status_code != 201:
+            raise RuntimeError(
+                f"abonnement webhook : HTTP {subscribed.status_code} {subscribed.text}"
+            )
+    sub = subscribed.json()
+    return {
+        "name": PARTNER_NAME,
+        "email": PARTNER_EMAIL,
+        "password": password,
+        "role": "partner_system",
+        "network_id": network_id,
+        "subscription_id": sub["id"],
+        "url": receiver_url,
+        "event_types": sub["event_types"] or "tous les événements d'orientation",
+        "secret": secret,
+    }
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,6 +22,7 @@ from services.cli.catalog import (
     ServiceSpec,
 )
 from services.cli.demo_receiver import SECRET_ENV as RECEIVER_SECRET_ENV
+from services.cli.demo_receiver import provision_partner
 from services.cli.options import HOST, DevOptions
 from services.cli.procs import (
     Child,
@@ -37,6 +38,7 @@ from services.cli.replay import EPOCH, replay_service
 from services.directory import demo_data
 from services.kit.embedded import EmbeddedBroker, PortInUseError
 from services.kit.messaging import all_topic_names, ensure_topics
+from services.notify.people.devmail import dev_stack_env
 
 
 class DevStack:
@@ -136,9 +138,9 @@ class DevStack:
             KAFKA_BOOTSTRAP_SERVERS=self.bootstrap,
             RELAIS_ENVIRONMENT="development",
             DIRECTORY_ADMIN_KEY=self.secrets.admin_key,
-            NOTIFY_WEBHOOK_URL=self.receiver_webhook_url,
-            NOTIFY_WEBHOOK_SECRET=self.secrets.webhook_secret,
         )
+        # The demo partner subscribes through notify's API (see _provision_partner).
+        env.pop("NOTIFY_WEBHOOK_URL", None)
         env[RECEIVER_SECRET_ENV] = self.secrets.webhook_secret
         jwks = self.url(IDENTITY_PROVIDER) + JWKS_PATH
         for spec in SERVICES:
@@ -151,7 +153,8 @@ class DevStack:
         return env
 
     def _spawn_all(self) -> None:
-        env, logs = self._env(), self.var / "logs"
+        # notify's people channels: the dev SMTP server (var/mail/*.eml) and where to ask addresses
+        env, logs = {**self._env(), **dev_stack_env(self.var, self.url)}, self.var / "logs"
         for spec in SERVICES:
             self.children.append(
                 spawn(
@@ -207,6 +210,7 @@ class DevStack:
             inbox=self.var / "partner-inbox",
             kafka_bootstrap=self.bootstrap,
         )
+        document["partner"] = await self._provision_partner()
         demo.write_credentials(self.credentials_path, document)
         data = loaded.data
         self.console.print(
@@ -217,6 +221,28 @@ class DevStack:
         )
         if loaded.pending:
             self._start_activation(loaded.pending, document)
+
+    async def _provision_partner(self) -> dict[str, Any]:
+        """The stand-in France Active fund subscribes to the demo network's referral events."""
+        try:
+            partner = await provision_partner(
+                directory_url=self.url(IDENTITY_PROVIDER),
+                notify_url=self.url("notify"),
+                admin_key=self.secrets.admin_key,
+                receiver_url=self.receiver_webhook_url,
+                secret=self.secrets.webhook_secret,
+            )
+        except Exception as exc:
+            log = self.var / "logs" / "notify.log"
+            raise DevError(
+                f"partenaire de démo non abonné : {exc}",
+                [(f"dernières lignes de {log}", tail(log))],
+            ) from exc
+        partner["inbox"] = str(self.var / "partner-inbox")
+        self.console.print(
+            f"  [green]✓[/] partenaire de démo abonné aux orientations de {partner['network_id']}"
+        )
+        return partner
 
     def _resume_activation(self, kept: dict[str, Any]) -> None:
         """A kept var/ whose demo accounts were not all activated: finish the job."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.directory.api import ROUTERS
+from services.directory.api.internal import install_internal_api
 from services.directory.api_match import (
     SEARCH_STATS_TIMER,
     flush_search_statistics,
@@ -71,6 +72,7 @@ def create_app(settings: DirectorySettings | None = None, *, clock: Clock | None
     app = create_service_app(
         runtime, title="Relais — directory", routers=[*ROUTERS, match_router], verifier=verifier
     )
+    install_internal_api(app, settings)  # notify's read-only address lookups
     app.state.offer_index = loader
     app.state.search_stats = stats
     app.state.geo = geo

@@ -135,6 +135,59 @@ MESSAGES: dict[str, dict[Lang, str]] = {
         "fr": "Demande effacée : vos données personnelles ont été supprimées.",
         "en": "Request erased: your personal data has been deleted.",
     },
+    "grid.unknown_version": {
+        "fr": "Version de grille inconnue : {version}. Versions publiées : {known}.",
+        "en": "Unknown grid version: {version}. Published versions: {known}.",
+    },
+    "grid.invalid_evaluation": {
+        "fr": "Évaluation invalide : {summary}",
+        "en": "Invalid evaluation: {summary}",
+    },
+    "followup.not_due": {
+        "fr": "Ce suivi n'est pas encore échu (échéance le {due}) : répondez à partir de ce jour.",
+        "en": "This follow-up is not due yet (due on {due}): answer from that date.",
+    },
+    "selfdiag.invalid": {
+        "fr": "Réponses incomplètes ou invalides : {summary}",
+        "en": "Incomplete or invalid answers: {summary}",
+    },
+    "webhook.url_scheme": {
+        "fr": "Adresse de webhook invalide : elle doit commencer par http:// ou https:// ({url}).",
+        "en": "Invalid webhook URL: it must start with http:// or https:// ({url}).",
+    },
+    "webhook.url_host": {
+        "fr": "Adresse de webhook sans nom d'hôte ({url}) : indiquez l'adresse complète.",
+        "en": "Webhook URL without a host ({url}): give the full address.",
+    },
+    "webhook.url_credentials": {
+        "fr": "Pas d'identifiants dans l'adresse du webhook : le secret de signature suffit.",
+        "en": "No credentials in the webhook URL: the signing secret is enough.",
+    },
+    "webhook.url_forbidden": {
+        "fr": "Adresse de webhook refusée : {address} est une adresse interdite ({kind}). "
+        "Indiquez une adresse publique.",
+        "en": "Webhook URL refused: {address} is not a public address (loopback, link-local, "
+        "private, reserved or metadata service). Give a public address.",
+    },
+    "webhook.url_unresolvable": {
+        "fr": "Nom d'hôte introuvable pour le webhook : « {host} ». Vérifiez l'adresse.",
+        "en": "Webhook host name not found: '{host}'. Check the address.",
+    },
+    "webhook.event_types": {
+        "fr": "Types d'événements inconnus ou non disponibles en webhook : {types}. "
+        "Liste : GET /v1/subscriptions/event-types.",
+        "en": "Unknown event types, or not available as webhooks: {types}. "
+        "List: GET /v1/subscriptions/event-types.",
+    },
+    "webhook.secret": {
+        "fr": "Secret invalide : il doit être de la forme whsec_ suivi de 24 à 64 octets "
+        "aléatoires en base64.",
+        "en": "Invalid secret: it must be whsec_ followed by 24 to 64 random bytes in base64.",
+    },
+    "notify.unsubscribe_invalid": {
+        "fr": "Lien de désabonnement invalide : ouvrez le lien complet reçu par e-mail.",
+        "en": "Invalid unsubscribe link: open the full link you received by email.",
+    },
 }
 
 

@@ -10,6 +10,7 @@ from services.kit.outbox import Emitter
 from services.kit.runtime import ServiceRuntime
 from services.kit.timers import Fired
 from services.referral.api import ROUTERS
+from services.referral.api.internal import install_internal_api
 from services.referral.api.public import mask_links_in_access_logs
 from services.referral.commands import COMMAND_MODELS
 from services.referral.consumers import subscriptions
@@ -63,4 +64,5 @@ def create_app(settings: ReferralSettings | None = None, *, clock: Clock | None 
     mask_links_in_access_logs()
     app = create_service_app(runtime, title="Relais — referral", routers=ROUTERS)
     app.state.referral_deps = deps
+    install_internal_api(app, settings)  # notify reads a porteur's address at send time
     return app
