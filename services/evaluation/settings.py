@@ -42,6 +42,10 @@ class EvaluationSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _rate_key_outside_development(self) -> EvaluationSettings:
-        if self.environment == "production" and self.public_rate_key == DEV_PUBLIC_RATE_KEY:
-            raise ValueError("EVALUATION_PUBLIC_RATE_KEY must be set in production")
+        if self.environment == "production" and (
+            self.public_rate_key == DEV_PUBLIC_RATE_KEY or len(self.public_rate_key) < 32
+        ):
+            raise ValueError(
+                "EVALUATION_PUBLIC_RATE_KEY must be set in production (32+ random characters)"
+            )
         return self

@@ -19,7 +19,10 @@ class ServiceSettings(BaseSettings):
     only a fallback when the shared one is unset).
     """
 
-    model_config = SettingsConfigDict(env_prefix="RELAIS_", extra="ignore", populate_by_name=True)
+    # hide_input_in_errors: a refused start-up must not print (part of) a secret it was given.
+    model_config = SettingsConfigDict(
+        env_prefix="RELAIS_", extra="ignore", populate_by_name=True, hide_input_in_errors=True
+    )
 
     service_name: str = "relais"
     environment: Literal["development", "test", "production"] = Field(
@@ -40,6 +43,8 @@ class ServiceSettings(BaseSettings):
     consumer_group_prefix: str = "relais"
     consumer_max_attempts: int = 3
     consumer_retry_backoff_ms: int = 200
+    consumer_batch_max_records: int = 100
+    consumer_batch_timeout_ms: int = 50
     outbox_retention_hours: float = 24 * 7
     outbox_batch_size: int = 500
     jwks_url: str | None = None

@@ -92,12 +92,15 @@ class NotifySettings(ServiceSettings):
     def _people_channels_outside_development(self) -> NotifySettings:
         if self.environment != "production":
             return self
+        weak_unsubscribe_secret = (
+            len(self.unsubscribe_secret) < 32 or self.unsubscribe_secret == DEV_INTERNAL_KEY
+        )
         missing = [
             name
             for name, bad in (
                 ("NOTIFY_DIRECTORY_INTERNAL_KEY", self.directory_internal_key == DEV_INTERNAL_KEY),
                 ("NOTIFY_REFERRAL_INTERNAL_KEY", self.referral_internal_key == DEV_INTERNAL_KEY),
-                ("NOTIFY_UNSUBSCRIBE_SECRET", self.unsubscribe_secret == DEV_INTERNAL_KEY),
+                ("NOTIFY_UNSUBSCRIBE_SECRET (32+ random characters)", weak_unsubscribe_secret),
                 ("NOTIFY_SMTP_USER", not self.smtp_user),
                 ("NOTIFY_SMTP_PASSWORD", not self.smtp_password),
                 ("NOTIFY_PUBLIC_BASE_URL", "127.0.0.1" in self.public_base_url),
