@@ -1,10 +1,14 @@
 """The consumer wrapper: parse -> inbox -> handler -> commit, with bounded retries and a DLQ.
 
-Routing is data: a `Subscription` maps event models to handlers. FastStream delivers the raw
-record (a custom decoder keeps the bytes), and acknowledges — commits the offset — only after
-`process` returns: after the effect was committed, or after the record went to `<topic>.dlq`.
-If even the DLQ cannot be written, `process` raises and FastStream seeks back (NACK_ON_ERROR),
-so nothing is lost and the partition is retried.
+Routing is data: a `Subscription` maps event models to handlers. FastStream delivers batches of
+raw records (up to `consumer_batch_max_records`; a custom decoder keeps the bytes) and
+acknowledges — commits the offsets — only after `process_batch` returns: after the batch's
+effects were committed, or after its records went to `<topic>.dlq`. A batch is handled in one
+transaction (inbox + handler per record, in record order); if anything in it raises, the
+transaction rolls back and every record goes again through the one-record path (`process`'s
+retries, then the DLQ) — the inbox keeps effects exactly-once. If even the DLQ cannot be
+written, the call raises and FastStream seeks back (NACK_ON_ERROR), so nothing is lost and the
+partitions are retried.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC
 from functools import cached_property
@@ -110,13 +114,40 @@ class EventConsumer:
         self.source = settings.event_source
 
     def attach(self, broker: KafkaBroker) -> None:
-        """Register the FastStream subscriber. Commit only after `process` returned."""
+        """Register the FastStream subscriber. Commit only after the records were processed.
+
+        Records come in batches (`process_batch`), except for a subclass that overrides
+        `process`: it keeps one-record delivery, so its override sees every record.
+        """
 
         async def keep_raw_bytes(message: Any) -> Any:
             return message.body
 
-        subscriber = broker.subscriber(
+        title = f"{self.settings.service_name}:{self.subscription.purpose}"
+        if type(self).process is not EventConsumer.process:
+            single = broker.subscriber(
+                self.subscription.topic,
+                group_id=self.group_id,
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                auto_offset_reset="earliest",
+                fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+                session_timeout_ms=self.settings.kafka_session_timeout_ms,
+                heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
+                decoder=keep_raw_bytes,
+                title=title,
+            )
+
+            @single
+            async def on_record(_body: Any, message: KafkaMessage) -> None:
+                await self.process(message.raw_message)  # type: ignore[arg-type]
+
+            return
+
+        batches = broker.subscriber(
             self.subscription.topic,
+            batch=True,
+            max_records=self.settings.consumer_batch_max_records,
+            batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
             group_id=self.group_id,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
@@ -124,14 +155,83 @@ class EventConsumer:
             session_timeout_ms=self.settings.kafka_session_timeout_ms,
             heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
             decoder=keep_raw_bytes,
-            title=f"{self.settings.service_name}:{self.subscription.purpose}",
+            title=title,
         )
 
-        @subscriber
-        async def on_record(_body: Any, message: KafkaMessage) -> None:
-            await self.process(message.raw_message)  # type: ignore[arg-type]
+        @batches
+        async def on_batch(_body: Any, message: KafkaMessage) -> None:
+            await self.process_batch(message.raw_message)  # type: ignore[arg-type]
 
     async def process(self, record: RawRecord) -> Outcome:
+        """One record, in its own transaction (retries, then the DLQ)."""
+        parsed = await self._parse_record(record)
+        if not isinstance(parsed, _Parsed):
+            return parsed
+        return await self._handle_one(parsed)
+
+    async def process_batch(self, records: Sequence[RawRecord]) -> list[Outcome]:
+        """Records in order: unparseable ones to the DLQ, the others in ONE transaction.
+
+        If the batch transaction raises (a handler's error or `DeadLetter`, the commit), it
+        rolls back and each record goes through the one-record path, in order; the record
+        whose handler raised counts the batch try as its first attempt.
+        """
+        outcomes: list[Outcome] = []
+        work: list[_Parsed] = []
+        slots: list[int] = []  # where each item of `work` goes in `outcomes`
+        for record in records:
+            parsed = await self._parse_record(record)
+            if isinstance(parsed, _Parsed):
+                slots.append(len(outcomes))
+                work.append(parsed)
+                outcomes.append("handled")  # set below, once the batch is done
+            else:
+                outcomes.append(parsed)
+        if not work:
+            return outcomes
+        failed: _Parsed | None = None
+        try:
+            results: list[Outcome] = []
+            async with self.db.transaction() as session:
+                seen: set[str] = set()
+                for item in work:
+                    envelope = item.envelope
+                    if envelope.id in seen or await already_processed(
+                        session, self.group_id, envelope.id
+                    ):
+                        results.append("duplicate")
+                        continue
+                    seen.add(envelope.id)
+                    record_processed(
+                        session, self.group_id, envelope.id, envelope.type, self.clock.now()
+                    )
+                    failed = item
+                    await item.handler(
+                        item.event, HandlerContext(session, envelope, self.clock, self.source)
+                    )
+                    failed = None
+                    results.append("handled")
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info(
+                "batch of %d records on %s failed (%s); handling them one at a time",
+                len(work),
+                self.subscription.topic,
+                exc,
+            )
+            tried = (
+                _describe(exc) if failed is not None and not isinstance(exc, DeadLetter) else None
+            )
+            for slot, item in zip(slots, work, strict=True):
+                outcomes[slot] = await self._handle_one(item, tried if item is failed else None)
+            return outcomes
+        for slot, item, outcome in zip(slots, work, results, strict=True):
+            outcomes[slot] = self._count(item.envelope.type, outcome)
+        return outcomes
+
+    async def _parse_record(self, record: RawRecord) -> _Parsed | Outcome:
+        """The record's event and handler, or its (counted) outcome: ignored, dead-lettered."""
         type_name = "?"
         try:
             envelope = from_kafka(record.headers or (), record.key, record.value)
@@ -139,14 +239,26 @@ class EventConsumer:
             event, handler = self._parse(envelope)
             if handler is None:
                 return self._count(type_name, "ignored")
-            return self._count(type_name, await self._handle_with_retries(event, envelope, handler))
+            return _Parsed(record, envelope, event, handler)
         except EnvelopeError as exc:
             await self._dead_letter(record, "invalid_envelope", str(exc), attempts=1)
         except DeadLetter as exc:
             await self._dead_letter(record, exc.reason, exc.detail, attempts=1)
+        return self._count(type_name, "dead_lettered")
+
+    async def _handle_one(self, item: _Parsed, tried: str | None = None) -> Outcome:
+        """The one-record path: own transaction, bounded retries, then the DLQ."""
+        record, envelope = item.record, item.envelope
+        try:
+            outcome = await self._handle_with_retries(
+                item.event, envelope, item.handler, tried=tried
+            )
+            return self._count(envelope.type, outcome)
+        except DeadLetter as exc:
+            await self._dead_letter(record, exc.reason, exc.detail, attempts=1)
         except _Exhausted as exc:
             await self._dead_letter(record, "handler_failed", exc.detail, attempts=exc.attempts)
-        return self._count(type_name, "dead_lettered")
+        return self._count(envelope.type, "dead_lettered")
 
     def _parse(self, envelope: CloudEvent) -> tuple[Event | None, Handler | None]:
         spec = spec_for_type(envelope.type)
@@ -162,10 +274,29 @@ class EventConsumer:
             raise DeadLetter("invalid_data", _short_validation(exc)) from exc
 
     async def _handle_with_retries(
-        self, event: Event | None, envelope: CloudEvent, handler: Handler
+        self,
+        event: Event | None,
+        envelope: CloudEvent,
+        handler: Handler,
+        *,
+        tried: str | None = None,
     ) -> Outcome:
+        """`tried`: the handler already failed once (in a batch) with this error."""
         attempts = self.settings.consumer_max_attempts
-        for attempt in range(1, attempts + 1):
+        first = 1
+        if tried is not None:
+            if attempts <= 1:
+                raise _Exhausted(1, tried)
+            log.info(
+                "retrying %s %s after error (attempt 1/%d): %s",
+                envelope.type,
+                envelope.id,
+                attempts,
+                tried,
+            )
+            await asyncio.sleep(self.settings.consumer_retry_backoff_ms / 1000)
+            first = 2
+        for attempt in range(first, attempts + 1):
             try:
                 async with self.db.transaction() as session:
                     if await already_processed(session, self.group_id, envelope.id):
@@ -222,6 +353,14 @@ class EventConsumer:
     def _count(self, type_name: str, outcome: Outcome) -> Outcome:
         EVENTS_CONSUMED.labels(self.group_id, type_name, outcome).inc()
         return outcome
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    record: RawRecord
+    envelope: CloudEvent
+    event: Event | None
+    handler: Handler
 
 
 class _Exhausted(Exception):
