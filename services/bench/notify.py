@@ -214,12 +214,16 @@ async def _subscribe(
 
 
 async def _consumed(runtime: ServiceRuntime, event_id: str, timeout: float = 120) -> None:
-    group = runtime.settings.consumer_group("referral-webhooks")
+    """Until every consumer group of the service that handles the event has handled it (the
+    people part too: its backlog must not run into the next phase)."""
+    groups = [
+        c.group_id for c in runtime.consumers if c.subscription.handler_for(ReferralSent.type_name)
+    ]
     deadline = time.monotonic() + timeout
     while True:
         async with runtime.db.session() as session:
-            found = await session.get(InboxRecord, (group, event_id))
-        if found is not None:
+            found = [await session.get(InboxRecord, (group, event_id)) for group in groups]
+        if all(row is not None for row in found):
             return
         if time.monotonic() > deadline:
             raise TimeoutError("notify did not consume the probe event")
@@ -319,7 +323,8 @@ async def _measure(
         await _consumed(runtime, probe.id)
 
         # Throughput: a burst, until the receiver has every delivery.
-        records = [_record(_event(throughput_net, i, run_id))[1] for i in range(size.events)]
+        burst = [_record(_event(throughput_net, i, run_id)) for i in range(size.events)]
+        records = [record for _, record in burst]
         started = time.perf_counter()
         acks = [
             await producer.send(REFERRAL_TOPIC, key=k, value=v, headers=h) for k, v, h in records
@@ -329,6 +334,7 @@ async def _measure(
         stats = await _wait_count(receiver, client, expected, timeout=300)
         rate = stats["requests"] / (time.perf_counter() - started)
         await hooks.dispatcher.idle(timeout=120)
+        await _consumed(runtime, burst[-1][0].id)  # the people part is done with it too
         verified, total = stats["verified"], stats["requests"]
 
         # Latency: a steady rate, produce call -> arrival at the receiver.

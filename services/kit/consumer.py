@@ -33,7 +33,7 @@ from contracts.registry import spec_for_type
 from contracts.topics import dlq_topic
 from services.kit.clock import Clock
 from services.kit.db import Database
-from services.kit.inbox import already_processed, record_processed
+from services.kit.inbox import already_processed, processed_among, record_processed
 from services.kit.messaging import EventPublisher
 from services.kit.metrics import DEAD_LETTERS, EVENTS_CONSUMED
 from services.kit.outbox import add_event
@@ -193,12 +193,12 @@ class EventConsumer:
         try:
             results: list[Outcome] = []
             async with self.db.transaction() as session:
-                seen: set[str] = set()
+                seen = await processed_among(
+                    session, self.group_id, {item.envelope.id for item in work}
+                )
                 for item in work:
                     envelope = item.envelope
-                    if envelope.id in seen or await already_processed(
-                        session, self.group_id, envelope.id
-                    ):
+                    if envelope.id in seen:  # processed before, or earlier in this batch
                         results.append("duplicate")
                         continue
                     seen.add(envelope.id)

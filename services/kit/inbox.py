@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import Column
-from sqlmodel import Field, SQLModel, select
+from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from services.kit.db import UtcDateTime
+from services.kit.db import UtcDateTime, stage_insert, table_of
 
 
 class InboxRecord(SQLModel, table=True):
@@ -29,10 +30,35 @@ async def already_processed(session: AsyncSession, consumer: str, event_id: str)
     return found.first() is not None
 
 
+async def processed_among(
+    session: AsyncSession, consumer: str, event_ids: Collection[str]
+) -> set[str]:
+    """Which of `event_ids` this consumer already processed: one query for a whole batch."""
+    if not event_ids:
+        return set()
+    found = await session.exec(
+        select(InboxRecord.event_id).where(
+            InboxRecord.consumer == consumer, col(InboxRecord.event_id).in_(list(event_ids))
+        )
+    )
+    return set(found.all())
+
+
 def record_processed(
     session: AsyncSession, consumer: str, event_id: str, event_type: str, when: datetime
 ) -> None:
-    """Staged with the effect; a concurrent duplicate fails the commit on the primary key."""
-    session.add(
-        InboxRecord(consumer=consumer, event_id=event_id, event_type=event_type, processed_at=when)
+    """Staged with the effect (a Core row: no ORM object on this per-event path); a
+    concurrent duplicate fails the commit on the primary key."""
+    stage_insert(
+        session,
+        INBOX_TABLE,
+        {
+            "consumer": consumer,
+            "event_id": event_id,
+            "event_type": event_type,
+            "processed_at": when,
+        },
     )
+
+
+INBOX_TABLE = table_of(InboxRecord)

@@ -243,10 +243,14 @@ class TimerRunner:
                 timer = await session.get(TimerRecord, timer_id, with_for_update=True)
                 if timer is None or timer.state != "pending" or timer.claimed_until is None:
                     return 0
-                # Done first: a handler may reschedule the same (kind, key) to fire again.
-                timer.state, timer.claimed_until = "done", None
-                session.add(timer)
+                # Marked done after the handler, not before: a pending write would make the
+                # handler's first query flush, and on SQLite take the write lock across
+                # whatever network call the handler makes (an SMTP send, a look-up).
                 await self.handlers[timer.kind](Fired(timer, session, self.clock))
+                if timer.state == "pending" and timer.claimed_until is not None:
+                    # Not rescheduled by the handler (schedule() clears the claim).
+                    timer.state, timer.claimed_until = "done", None
+                    session.add(timer)
             TIMERS_FIRED.labels(timer.kind, "done").inc()
             return 1
         except Exception as exc:
