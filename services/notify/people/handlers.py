@@ -278,6 +278,7 @@ async def _tell(
             key=notification_id,
             due_at=now,
             payload={"notification_id": notification_id},
+            new_key=True,  # the notification was just found absent: so is its timer
         )
     session.add(notification)
     log.info("notification %s (%s) for %s: %s", notification_id, kind, subject, mode)
