@@ -3,10 +3,10 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.kit.internal import DEV_INTERNAL_KEY  # the development default of every key
 from services.kit.settings import ServiceSettings
 
 DEV_WEBHOOK_SECRET = "whsec_ZGV2ZWxvcG1lbnQtb25seS1zZWNyZXQtY2hhbmdlLW1l"
-DEV_INTERNAL_KEY = "dev-internal-key-change-me"  # services.notify.people: service credential
 
 
 class NotifySettings(ServiceSettings):

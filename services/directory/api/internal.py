@@ -8,54 +8,25 @@ calls it. The key has a development default that production refuses at start-up.
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
-from pydantic import AliasChoices, BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from fastapi import APIRouter, Depends, FastAPI, Query
+from pydantic import BaseModel, Field
 from sqlmodel import col, select
 
 from services.directory.models import Member, Network, User
 from services.directory.settings import DirectorySettings
-from services.kit.errors import ApiError
 from services.kit.http import SessionDep
-
-DEV_INTERNAL_KEY = "dev-internal-key-change-me"
+from services.kit.internal import install_internal_router, require_internal_key
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"], include_in_schema=False)
 
 
-class InternalApiSettings(BaseSettings):
-    """`DIRECTORY_INTERNAL_KEY`: the credential notify presents (same value as its
-    `NOTIFY_DIRECTORY_INTERNAL_KEY`)."""
-
-    model_config = SettingsConfigDict(env_prefix="DIRECTORY_", extra="ignore")
-
-    internal_key: str | None = Field(
-        default=None, validation_alias=AliasChoices("DIRECTORY_INTERNAL_KEY")
-    )
-
-
 def install_internal_api(app: FastAPI, settings: DirectorySettings) -> None:
-    """Mount the router; refuse to start in production without a real key."""
-    key = InternalApiSettings().internal_key
-    if key is None or key == DEV_INTERNAL_KEY:
-        if settings.environment == "production":
-            raise ValueError("DIRECTORY_INTERNAL_KEY must be set outside development")
-        key = DEV_INTERNAL_KEY
-    if len(key) < 16:
-        raise ValueError("DIRECTORY_INTERNAL_KEY must be at least 16 characters")
-    app.state.internal_key = key
-    app.include_router(router)
-
-
-def require_internal_key(
-    request: Request, x_internal_key: Annotated[str | None, Header()] = None
-) -> None:
-    expected: str = request.app.state.internal_key
-    if not x_internal_key or not hmac.compare_digest(x_internal_key, expected):
-        raise ApiError(401, "auth.invalid", reason="clé de service interne")
+    """Mount the router behind `DIRECTORY_INTERNAL_KEY`; production refuses the development key."""
+    install_internal_router(
+        app, router, env_name="DIRECTORY_INTERNAL_KEY", environment=settings.environment
+    )
 
 
 class Address(BaseModel):

@@ -8,54 +8,30 @@ personal data. Protected by a service credential (`X-Internal-Key` =
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
-from pydantic import AliasChoices, BaseModel, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from fastapi import APIRouter, Depends, FastAPI, Query
+from pydantic import BaseModel
 from sqlmodel import col, select
 
 from services.kit.errors import ApiError
 from services.kit.http import SessionDep
+from services.kit.internal import install_internal_router, require_internal_key
 from services.referral.api.deps import UseCases
 from services.referral.crypto import ShreddedError
 from services.referral.models import AccessLogEntry, Consent, Project, ProjectKey
 from services.referral.settings import ReferralSettings
 
-DEV_INTERNAL_KEY = "dev-internal-key-change-me"
 NOTIFY_READER = "service:notify"
 
 router = APIRouter(prefix="/internal/v1", tags=["internal"], include_in_schema=False)
 
 
-class InternalApiSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REFERRAL_", extra="ignore")
-
-    internal_key: str | None = Field(
-        default=None, validation_alias=AliasChoices("REFERRAL_INTERNAL_KEY")
-    )
-
-
 def install_internal_api(app: FastAPI, settings: ReferralSettings) -> None:
-    """Mount the router; refuse to start in production without a real key."""
-    key = InternalApiSettings().internal_key
-    if key is None or key == DEV_INTERNAL_KEY:
-        if settings.environment == "production":
-            raise ValueError("REFERRAL_INTERNAL_KEY must be set outside development")
-        key = DEV_INTERNAL_KEY
-    if len(key) < 16:
-        raise ValueError("REFERRAL_INTERNAL_KEY must be at least 16 characters")
-    app.state.internal_key = key
-    app.include_router(router)
-
-
-def require_internal_key(
-    request: Request, x_internal_key: Annotated[str | None, Header()] = None
-) -> None:
-    expected: str = request.app.state.internal_key
-    if not x_internal_key or not hmac.compare_digest(x_internal_key, expected):
-        raise ApiError(401, "auth.invalid", reason="clé de service interne")
+    """Mount the router behind `REFERRAL_INTERNAL_KEY`; production refuses the development key."""
+    install_internal_router(
+        app, router, env_name="REFERRAL_INTERNAL_KEY", environment=settings.environment
+    )
 
 
 class PorteurContact(BaseModel):
