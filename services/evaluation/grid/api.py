@@ -3,13 +3,10 @@ and the public self-diagnosis (no token, body-size capped, rate-limited)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from starlette.types import Message
 
 from services.evaluation.grid import evaluations, followups, public
 from services.evaluation.grid.evaluations import Emit
@@ -28,6 +25,7 @@ from services.kit.auth import CurrentPrincipal, Principal
 from services.kit.errors import ApiError, request_lang
 from services.kit.http import SessionDep
 from services.kit.i18n import translate
+from services.kit.limits import body_limit_route
 
 PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
@@ -142,36 +140,6 @@ def _survival_scope(
 
 
 # --- public ---------------------------------------------------------------------------------
-
-
-def body_limit_route(limit: int) -> type[APIRoute]:
-    class BodyLimitRoute(APIRoute):
-        """Refuse a body over `limit` bytes before anything parses it (413)."""
-
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            handle = super().get_route_handler()
-
-            async def limited(request: Request) -> Response:
-                if request.method != "POST":
-                    return await handle(request)
-                declared = request.headers.get("content-length", "")
-                if declared.isdigit() and int(declared) > limit:
-                    raise ApiError(413, "public.too_large", max=limit)
-                body = bytearray()
-                async for chunk in request.stream():
-                    body.extend(chunk)
-                    if len(body) > limit:
-                        raise ApiError(413, "public.too_large", max=limit)
-                data = bytes(body)
-
-                async def replay() -> Message:
-                    return {"type": "http.request", "body": data, "more_body": False}
-
-                return await handle(Request(request.scope, replay))
-
-            return limited
-
-    return BodyLimitRoute
 
 
 def _public_router(deps: PublicDeps) -> APIRouter:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from contracts.envelope import CloudEvent
 from contracts.events import referral
+from contracts.registry import REGISTRY
 from services.kit.auth import Principal
 from services.kit.errors import ApiError
 
@@ -22,24 +23,9 @@ from services.kit.errors import ApiError
 # Referral events name both parties, so every one of them can be scoped to what its
 # subscription's owner may read (DESIGN rule 7). Other types come when their scope is known.
 SUBSCRIBABLE: dict[str, type[referral.ReferralEvent]] = {
-    model.type_name: model
-    for model in (
-        referral.ReferralSent,
-        referral.ReferralAccepted,
-        referral.ReferralDeclined,
-        referral.ReferralCancelled,
-        referral.ReferralExpired,
-        referral.ReferralInfoRequested,
-        referral.ReferralInfoProvided,
-        referral.ReferralStarted,
-        referral.ReferralOnHold,
-        referral.ReferralResumed,
-        referral.ReferralCompleted,
-        referral.ReferralFailed,
-        referral.ReferralReminderDue,
-        referral.ReferralAssigned,
-        referral.ReferralMessagePosted,
-    )
+    spec.type_name: spec.model
+    for spec in REGISTRY.values()
+    if issubclass(spec.model, referral.ReferralEvent)
 }
 
 # The referral's status once the event happened (None: the event does not change it).

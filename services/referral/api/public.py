@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
-from starlette.types import Message
 
-from services.kit.errors import ApiError
 from services.kit.http import SessionDep
 from services.kit.i18n import Lang, negotiate, translate
+from services.kit.limits import body_limit_route
 from services.referral.api.deps import UseCases
 from services.referral.handlers import porteur
 from services.referral.models import SelfReferralForm, SelfReferralReceipt
@@ -32,35 +29,11 @@ PRIVATE_HEADERS = {
 }
 
 
-class BodyLimitRoute(APIRoute):
-    """Refuse a body over `LIMITS.max_body_bytes` before anything parses it."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
-        limit = porteur.LIMITS.max_body_bytes
-
-        async def limited(request: Request) -> Response:
-            if request.method not in ("POST", "PUT", "PATCH"):
-                return await handle(request)
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise ApiError(413, "public.too_large", max=limit)
-            body = bytearray()
-            async for chunk in request.stream():
-                body.extend(chunk)
-                if len(body) > limit:
-                    raise ApiError(413, "public.too_large", max=limit)
-            data = bytes(body)
-
-            async def replay() -> Message:
-                return {"type": "http.request", "body": data, "more_body": False}
-
-            return await handle(Request(request.scope, replay))
-
-        return limited
-
-
-router = APIRouter(prefix="/v1/public", tags=["public"], route_class=BodyLimitRoute)
+router = APIRouter(
+    prefix="/v1/public",
+    tags=["public"],
+    route_class=body_limit_route(porteur.LIMITS.max_body_bytes),
+)
 
 
 def _lang(request: Request) -> Lang:
