@@ -49,6 +49,7 @@ def create_service_app(
     app.state.verifier.clock = runtime.clock
     install_error_handlers(app)
 
+    app.add_middleware(RequestSessionMiddleware)
     app.add_middleware(LatencyMiddleware)
 
     @app.get("/healthz", tags=["ops"])
@@ -72,6 +73,23 @@ def create_service_app(
         dependencies=[Depends(require_operations)],
     )
     return app
+
+
+class RequestSessionMiddleware:
+    """Closes the session `get_session` opened for the request (rolling back what was not
+    committed), whatever the outcome, after the whole response was sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.setdefault("state", {})  # shared with any copy of the scope below
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            session = state.pop(REQUEST_SESSION, None)
+            if session is not None:
+                await session.close()
 
 
 class LatencyMiddleware:
@@ -101,15 +119,26 @@ class LatencyMiddleware:
             )
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
+async def get_runtime(request: Request) -> ServiceRuntime:
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    runtime: ServiceRuntime = request.app.state.runtime
-    async with runtime.db.session() as session:
-        yield session
+REQUEST_SESSION = "relais.session"
+
+
+async def get_session(request: Request) -> AsyncSession:
+    """The request's session, closed by `RequestSessionMiddleware` once the response is sent.
+
+    A plain async dependency rather than a `yield` one: FastAPI wraps those in an exit stack
+    and a shielded cancel scope, about a tenth of a referral creation's CPU.
+    """
+    state = request.scope.setdefault("state", {})
+    session: AsyncSession | None = state.get(REQUEST_SESSION)
+    if session is None:
+        runtime: ServiceRuntime = request.app.state.runtime
+        session = state[REQUEST_SESSION] = runtime.db.sessionmaker()
+    return session
 
 
 RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]

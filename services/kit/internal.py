@@ -34,7 +34,7 @@ def install_internal_router(
     app.include_router(router)
 
 
-def require_internal_key(
+async def require_internal_key(
     request: Request, x_internal_key: Annotated[str | None, Header()] = None
 ) -> None:
     expected: str = request.app.state.internal_key

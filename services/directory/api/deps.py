@@ -19,13 +19,17 @@ PLATFORM_ADMIN = Principal(
 _bearer = HTTPBearer(auto_error=False)
 
 
-def settings_of(request: Request) -> DirectorySettings:
+def settings_in(request: Request) -> DirectorySettings:
     settings: DirectorySettings = request.app.state.settings
     return settings
 
 
+async def settings_of(request: Request) -> DirectorySettings:
+    return settings_in(request)
+
+
 def admin_key_is_valid(request: Request, admin_key: str | None) -> bool:
-    expected = settings_of(request).admin_key
+    expected = settings_in(request).admin_key
     return bool(admin_key) and hmac.compare_digest(str(admin_key), expected)
 
 
@@ -42,8 +46,8 @@ async def acting_principal(
     return await current_principal(request, credentials)
 
 
-def token_policy(request: Request) -> TokenPolicy:
-    settings = settings_of(request)
+async def token_policy(request: Request) -> TokenPolicy:
+    settings = settings_in(request)
     return TokenPolicy(settings.jwt_issuer, settings.jwt_audience, settings.token_ttl_seconds)
 
 

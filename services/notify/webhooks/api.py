@@ -31,7 +31,7 @@ from services.notify.webhooks.models import (
 router = APIRouter(tags=["webhooks"])
 
 
-def webhooks_of(request: Request) -> Webhooks:
+async def webhooks_of(request: Request) -> Webhooks:
     hooks: Webhooks = request.app.state.webhooks
     return hooks
 

@@ -9,12 +9,12 @@ from fastapi import Depends, Request
 from services.referral.handlers.common import Deps
 
 
-def deps_of(request: Request) -> Deps:
+async def deps_of(request: Request) -> Deps:
     deps: Deps = request.app.state.referral_deps
     return deps
 
 
-def expected_version(request: Request) -> int | None:
+async def expected_version(request: Request) -> int | None:
     """`If-Match: "3"` (an ETag this API gave) asks for optimistic concurrency."""
     header = request.headers.get("if-match")
     if not header:
