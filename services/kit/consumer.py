@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,11 +63,17 @@ Handler = Callable[[Any, HandlerContext], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Subscription:
-    """One consumer group on one topic, with its routing table (event model -> handler)."""
+    """One consumer group on one topic (or more: `extra_topics`), with its routing table
+    (event model -> handler)."""
 
     topic: str
     purpose: str
     routes: Mapping[type[Event], Handler] = field(default_factory=dict)
+    extra_topics: tuple[str, ...] = ()
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return (self.topic, *self.extra_topics)
 
     @cached_property
     def _by_type_name(self) -> dict[str, tuple[type[Event], Handler]]:
@@ -74,6 +81,30 @@ class Subscription:
 
     def handler_for(self, type_name: str) -> tuple[type[Event], Handler] | None:
         return self._by_type_name.get(type_name)
+
+
+def one_per_group(subscriptions: Sequence[Subscription]) -> list[Subscription]:
+    """Subscriptions of one purpose (one consumer group) merged into one, on all their topics.
+
+    One Kafka consumer per group rather than one per topic: the members of a group would
+    otherwise join one after another, each join a rebalance that pauses all of them, and
+    each would poll the broker on its own.
+    """
+    by_purpose: dict[str, list[Subscription]] = {}
+    for subscription in subscriptions:
+        by_purpose.setdefault(subscription.purpose, []).append(subscription)
+    merged = []
+    for purpose, group in by_purpose.items():
+        topics = list(dict.fromkeys(t for s in group for t in s.topics))
+        routes: dict[type[Event], Handler] = {}
+        for subscription in group:
+            clash = routes.keys() & subscription.routes.keys()
+            if clash:
+                names = sorted(m.type_name for m in clash)
+                raise ValueError(f"group {purpose!r} routes these types twice: {names}")
+            routes.update(subscription.routes)
+        merged.append(Subscription(topics[0], purpose, routes, tuple(topics[1:])))
+    return merged
 
 
 class RawRecord(Protocol):
@@ -95,6 +126,14 @@ class DeadLetter(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason, self.detail = reason, detail
+
+
+class _SliceFailed(Exception):
+    """A batch transaction rolled back: `item` is the record whose handler raised, if any."""
+
+    def __init__(self, item: _Parsed | None, tried: str | None, error: Exception) -> None:
+        super().__init__(str(error))
+        self.item, self.tried, self.error = item, tried, error
 
 
 class EventConsumer:
@@ -126,7 +165,7 @@ class EventConsumer:
         title = f"{self.settings.service_name}:{self.subscription.purpose}"
         if type(self).process is not EventConsumer.process:
             single = broker.subscriber(
-                self.subscription.topic,
+                *self.subscription.topics,
                 group_id=self.group_id,
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 auto_offset_reset="earliest",
@@ -144,7 +183,7 @@ class EventConsumer:
             return
 
         batches = broker.subscriber(
-            self.subscription.topic,
+            *self.subscription.topics,
             batch=True,
             max_records=self.settings.consumer_batch_max_records,
             batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
@@ -170,11 +209,16 @@ class EventConsumer:
         return await self._handle_one(parsed)
 
     async def process_batch(self, records: Sequence[RawRecord]) -> list[Outcome]:
-        """Records in order: unparseable ones to the DLQ, the others in ONE transaction.
+        """Records in order: unparseable ones to the DLQ, the others in few transactions.
 
-        If the batch transaction raises (a handler's error or `DeadLetter`, the commit), it
-        rolls back and each record goes through the one-record path, in order; the record
-        whose handler raised counts the batch try as its first attempt.
+        A transaction takes records until `consumer_batch_slice_ms` of handling has passed,
+        then commits and gives the event loop a turn: on SQLite statements run inline and the
+        transaction holds the write lock, so an unbounded batch would stall every other task
+        of the service (another part's consumer, the webhook dispatcher) for its whole length.
+
+        If a transaction raises (a handler's error or `DeadLetter`, the commit), it rolls back
+        and its records and the ones after go through the one-record path, in order; the
+        record whose handler raised counts the batch try as its first attempt.
         """
         outcomes: list[Outcome] = []
         work: list[_Parsed] = []
@@ -184,19 +228,49 @@ class EventConsumer:
             if isinstance(parsed, _Parsed):
                 slots.append(len(outcomes))
                 work.append(parsed)
-                outcomes.append("handled")  # set below, once the batch is done
+                outcomes.append("handled")  # set below, once its transaction is done
             else:
                 outcomes.append(parsed)
-        if not work:
-            return outcomes
+        position = 0
+        while position < len(work):
+            try:
+                results = await self._handle_slice(work[position:])
+            except _SliceFailed as failure:
+                log.info(
+                    "batch of %d records on %s failed (%s); handling them one at a time",
+                    len(work) - position,
+                    ", ".join(self.subscription.topics),
+                    failure.error,
+                )
+                for slot, item in zip(slots[position:], work[position:], strict=True):
+                    tried = failure.tried if item is failure.item else None
+                    outcomes[slot] = await self._handle_one(item, tried)
+                return outcomes
+            done = position + len(results)
+            for slot, item, outcome in zip(
+                slots[position:done], work[position:done], results, strict=True
+            ):
+                outcomes[slot] = self._count(item.envelope.type, outcome)
+            position = done
+            if position < len(work):
+                await asyncio.sleep(0)  # the loop's other tasks, between two transactions
+        return outcomes
+
+    async def _handle_slice(self, work: Sequence[_Parsed]) -> list[Outcome]:
+        """The first records of `work` in one transaction, as many as fit the time slice
+        (at least one); their outcomes. Raises `_SliceFailed` after rolling back."""
+        budget = self.settings.consumer_batch_slice_ms / 1000
+        started = time.perf_counter()
+        results: list[Outcome] = []
         failed: _Parsed | None = None
         try:
-            results: list[Outcome] = []
             async with self.db.transaction() as session:
                 seen = await processed_among(
                     session, self.group_id, {item.envelope.id for item in work}
                 )
                 for item in work:
+                    if results and time.perf_counter() - started > budget:
+                        break
                     envelope = item.envelope
                     if envelope.id in seen:  # processed before, or earlier in this batch
                         results.append("duplicate")
@@ -214,21 +288,11 @@ class EventConsumer:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            log.info(
-                "batch of %d records on %s failed (%s); handling them one at a time",
-                len(work),
-                self.subscription.topic,
-                exc,
-            )
             tried = (
                 _describe(exc) if failed is not None and not isinstance(exc, DeadLetter) else None
             )
-            for slot, item in zip(slots, work, strict=True):
-                outcomes[slot] = await self._handle_one(item, tried if item is failed else None)
-            return outcomes
-        for slot, item, outcome in zip(slots, work, results, strict=True):
-            outcomes[slot] = self._count(item.envelope.type, outcome)
-        return outcomes
+            raise _SliceFailed(failed, tried, exc) from exc
+        return results
 
     async def _parse_record(self, record: RawRecord) -> _Parsed | Outcome:
         """The record's event and handler, or its (counted) outcome: ignored, dead-lettered."""

@@ -44,6 +44,9 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 3
     consumer_retry_backoff_ms: int = 200
     consumer_batch_max_records: int = 100
+    # A batch commits after this much handling and lets the event loop run other tasks: on
+    # SQLite the transaction holds the write lock and runs inline (see kit/consumer.py).
+    consumer_batch_slice_ms: float = Field(default=20.0, gt=0)
     # FastStream waits this long for records, and as long again when none came: it bounds
     # the latency a quiet topic adds, against idle wake-ups (10 ms: 100 cheap polls/s).
     consumer_batch_timeout_ms: int = 10

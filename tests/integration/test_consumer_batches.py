@@ -66,6 +66,7 @@ class Setup:
     db: Database
     settings: ServiceSettings
     attempts: dict[str, int]
+    sessions: list[str]  # a token of the session each handler call ran in, in order
     publisher: EventPublisher
     broker: KafkaBroker
     consumer: BatchRecordingConsumer
@@ -88,9 +89,11 @@ async def setup(
     db = Database(database_url, [InboxRecord, OutboxRecord, ConsumerBatchLog])
     await db.create_all()
     attempts: dict[str, int] = {}
+    sessions: list[str] = []
 
     async def handle(event: ReferralSent, ctx: HandlerContext) -> None:
         attempts[event.referral_id] = attempts.get(event.referral_id, 0) + 1
+        sessions.append(ctx.session.info.setdefault("test_token", uuid.uuid4().hex))
         row = await ctx.session.get(ConsumerBatchLog, event.project_id)
         row = row or ConsumerBatchLog(key=event.project_id)
         row.handled += f"{event.referral_id},"
@@ -114,7 +117,7 @@ async def setup(
     consumer.batch_sizes, consumer.outcomes = [], {}
     consumer.attach(broker)
     try:
-        yield Setup(topic, db, settings, attempts, publisher, broker, consumer)
+        yield Setup(topic, db, settings, attempts, sessions, publisher, broker, consumer)
     finally:
         await broker.stop()
         await publisher.stop()
@@ -214,3 +217,29 @@ async def test_the_same_event_twice_in_one_batch_is_handled_once(
     async with setup.db.session() as session:
         inbox = (await session.exec(select(InboxRecord.event_id))).all()
     assert inbox.count(twice) == 1 and len(inbox) == 3
+
+
+async def test_a_long_batch_commits_in_time_slices_without_losing_order_or_effects(
+    setup: Setup, kafka_bootstrap: str
+) -> None:
+    """A batch whose handling outlasts `consumer_batch_slice_ms` commits in several
+    transactions (the event loop and SQLite's write lock are not held for the whole batch);
+    a failure in a later slice keeps the earlier slices' commits and replays only the rest."""
+    setup.settings.consumer_batch_slice_ms = 0.001  # every record past the first overruns it
+    referrals = [f"ref_{i:02d}" for i in range(40)]
+    key_of = {ref: KEYS[i % 3] for i, ref in enumerate(referrals)}
+    await produce_then_consume(
+        setup, kafka_bootstrap, [record(ref, key_of[ref]) for ref in referrals]
+    )
+
+    assert max(setup.consumer.batch_sizes) > 1
+    # One transaction (session) per record here, though records came several per batch.
+    assert len(set(setup.sessions)) == len(setup.sessions)
+    expected = {
+        key: [ref for ref in referrals if key_of[ref] == key and ref != BROKEN] for key in KEYS
+    }
+    assert await logs(setup.db) == expected
+    assert setup.attempts[FLAKY] == 2
+    assert all(n == 1 for ref, n in setup.attempts.items() if ref not in (FLAKY, BROKEN))
+    outcomes = list(setup.consumer.outcomes.values())
+    assert outcomes.count("handled") == 39 and outcomes.count("dead_lettered") == 1
