@@ -32,6 +32,7 @@ from contracts.events.referral import ReferralSent
 from services.bench.common import Report, percentile
 from services.kit.embedded import free_port
 from services.kit.inbox import InboxRecord
+from services.kit.loop import run as run_loop
 from services.kit.messaging import ensure_topics
 from services.kit.runtime import ServiceRuntime
 from services.notify.main import create_app
@@ -102,7 +103,7 @@ def _serve_receiver(port: int, secrets: list[str], ready: Any) -> None:
         ready.set()
         await asyncio.Event().wait()
 
-    asyncio.run(main())
+    run_loop(main())
 
 
 class Receiver:
@@ -213,20 +214,29 @@ async def _subscribe(
     return sub.id
 
 
-async def _consumed(runtime: ServiceRuntime, event_id: str, timeout: float = 120) -> None:
-    """Until every consumer group of the service that handles the event has handled it (the
-    people part too: its backlog must not run into the next phase)."""
+async def _consumed(runtime: ServiceRuntime, event_ids: list[str], timeout: float = 120) -> None:
+    """Until every consumer group of the service that handles these events has handled all
+    of them (the people part too: its backlog must not run into the next phase)."""
     groups = [
         c.group_id for c in runtime.consumers if c.subscription.handler_for(ReferralSent.type_name)
     ]
     deadline = time.monotonic() + timeout
     while True:
         async with runtime.db.session() as session:
-            found = [await session.get(InboxRecord, (group, event_id)) for group in groups]
-        if all(row is not None for row in found):
+            done = (
+                await session.exec(
+                    select(func.count())
+                    .select_from(InboxRecord)
+                    .where(
+                        col(InboxRecord.consumer).in_(groups),
+                        col(InboxRecord.event_id).in_(event_ids),
+                    )
+                )
+            ).one()
+        if done >= len(groups) * len(event_ids):
             return
         if time.monotonic() > deadline:
-            raise TimeoutError("notify did not consume the probe event")
+            raise TimeoutError("notify did not consume the bench's events")
         await asyncio.sleep(0.05)
 
 
@@ -320,7 +330,7 @@ async def _measure(
         await producer.send_and_wait(
             REFERRAL_TOPIC, key=record[0], value=record[1], headers=record[2]
         )
-        await _consumed(runtime, probe.id)
+        await _consumed(runtime, [probe.id])
 
         # Throughput: a burst, until the receiver has every delivery.
         burst = [_record(_event(throughput_net, i, run_id)) for i in range(size.events)]
@@ -334,7 +344,7 @@ async def _measure(
         stats = await _wait_count(receiver, client, expected, timeout=300)
         rate = stats["requests"] / (time.perf_counter() - started)
         await hooks.dispatcher.idle(timeout=120)
-        await _consumed(runtime, burst[-1][0].id)  # the people part is done with it too
+        await _consumed(runtime, [envelope.id for envelope, _ in burst])  # people part too
         verified, total = stats["verified"], stats["requests"]
 
         # Latency: a steady rate, produce call -> arrival at the receiver.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
@@ -15,6 +14,7 @@ import typer
 
 from services.bench import directory, kit
 from services.kit.embedded import EmbeddedBroker, free_port
+from services.kit.loop import run as run_loop
 
 bench_app = typer.Typer(
     help="Mesures de performance, chacune avec sa référence mesurée dans le même run.",
@@ -48,7 +48,7 @@ def bench_kit(quick: QuickOpt = False) -> None:
             report = await kit.run(bootstrap, quick=quick)
         report.print()
 
-    asyncio.run(run())
+    run_loop(run())
 
 
 @bench_app.command("directory")
@@ -59,7 +59,7 @@ def bench_directory(quick: QuickOpt = False) -> None:
         report = await directory.run(quick=quick)
         report.print()
 
-    asyncio.run(run())
+    run_loop(run())
 
 
 @bench_app.command("referral")
@@ -88,7 +88,7 @@ def bench_referral(
         if profile:
             print(f"profil : {profile}")
 
-    asyncio.run(run())
+    run_loop(run())
 
 
 @bench_app.command("evaluation")
@@ -103,7 +103,7 @@ def bench_evaluation(quick: QuickOpt = False) -> None:
             report = await evaluation.run(bootstrap, quick=quick)
         report.print()
 
-    asyncio.run(run())
+    run_loop(run())
 
 
 @bench_app.command("notify")
@@ -119,4 +119,4 @@ def bench_notify(quick: QuickOpt = False) -> None:
             report = await notify.run(bootstrap, quick=quick)
         report.print()
 
-    asyncio.run(run())
+    run_loop(run())

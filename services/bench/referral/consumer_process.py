@@ -21,6 +21,7 @@ from contracts.events.referral import ReferralSent
 from services.kit.clock import SystemClock
 from services.kit.consumer import EventConsumer, HandlerContext, Subscription
 from services.kit.db import Database
+from services.kit.loop import run as run_loop
 from services.kit.messaging import EventPublisher, make_broker
 from services.kit.runtime import KIT_MODELS
 from services.kit.settings import ServiceSettings
@@ -71,7 +72,7 @@ def main() -> None:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     bootstrap, var, run_id = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
     try:
-        asyncio.run(consume(bootstrap, var, run_id))
+        run_loop(consume(bootstrap, var, run_id))
     except KeyboardInterrupt:
         pass
 

@@ -4,18 +4,22 @@ the open-loop paced run."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import uvicorn
 
 from services.bench.referral.service import CommitMarks, Members
+from services.kit.embedded import free_port
 
 log = logging.getLogger("relais.bench")
 
@@ -100,6 +104,92 @@ async def creations(load: Load, total: int, clients: int) -> tuple[float, list[f
     started = time.perf_counter()
     await asyncio.gather(*(worker(i % len(load.headers)) for i in range(clients)))
     return len(ids) / (time.perf_counter() - started), latencies, ids
+
+
+@dataclass
+class Creations:
+    """Phase (a) over a real socket: rate, POST latencies (ms), ids, and CPU per creation of
+    the service's process and of the clients' one."""
+
+    rate: float
+    post_ms: list[float]
+    ids: list[str]
+    service_cpu_ms: float
+    client_cpu_ms: float
+
+
+@asynccontextmanager
+async def served(app: Any) -> AsyncIterator[str]:
+    """The app on a local port through uvicorn (its own lifespan is the bench's), in this
+    process and event loop; yields the base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", access_log=False
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    try:
+        await wait_for(lambda: server.started or task.done(), 30, "the bench's HTTP server")
+        if task.done():
+            task.result()  # raises what stopped it
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def creations_over_http(
+    url: str,
+    load: Load,
+    total: int,
+    clients: int,
+    warm_up: int,
+    profile: Callable[[], AbstractContextManager[Any]] | None = None,
+) -> Creations:
+    """`clients` closed-loop clients in a child process (services.bench.referral.clients);
+    this process's CPU (the service, its relay and timers) is counted while they measure."""
+    job = {
+        "url": url,
+        "clients": clients,
+        "warm_up": warm_up,
+        "total": total,
+        "first": load.sent,
+        "senders": [
+            {"headers": headers, "projects": projects}
+            for headers, projects in zip(load.headers, load.projects, strict=True)
+        ],
+        "receivers": load.members.receivers,
+    }
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.bench.referral.clients",
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    child.stdin.write(json.dumps(job).encode() + b"\n")
+    await child.stdin.drain()
+    started = await asyncio.wait_for(child.stdout.readline(), 120)
+    if started.strip() != b"started":
+        raise RuntimeError(f"the bench's clients did not start: {started[:300]!r}")
+    with profile() if profile is not None else contextlib.nullcontext():
+        cpu = time.process_time()
+        line = await asyncio.wait_for(child.stdout.readline(), 600)
+        service_cpu = time.process_time() - cpu
+    await child.wait()
+    result = json.loads(line)
+    load.sent += warm_up + total
+    for status, count in result["errors"].items():
+        load.errors[int(status)] = load.errors.get(int(status), 0) + count
+    return Creations(
+        rate=result["rate"],
+        post_ms=result["latencies"],
+        ids=result["ids"],
+        service_cpu_ms=service_cpu * 1000 / max(1, len(result["ids"])),
+        client_cpu_ms=result["client_cpu_ms"],
+    )
 
 
 @dataclass

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import os
 import tempfile
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -20,7 +19,15 @@ import httpx
 from contracts.events.referral import TOPIC as REFERRAL_TOPIC
 from services.bench.common import Report, percentile
 from services.bench.kit import raw_produce_rate, raw_round_trip
-from services.bench.referral.phases import LatencyConsumer, Load, creations, paced, wait_for
+from services.bench.referral.phases import (
+    LatencyConsumer,
+    Load,
+    creations,
+    creations_over_http,
+    paced,
+    served,
+    wait_for,
+)
 from services.bench.referral.service import (
     CLIENTS,
     CommitMarks,
@@ -55,6 +62,7 @@ class Sizes:
 
 
 CALM_RATE = 20.0  # a rate the service keeps on this machine: the relay's own latency
+WARM_UP = 100  # referrals before each measured part: pools, caches, first compiles
 
 
 async def run(
@@ -85,14 +93,16 @@ async def run(
                 headers = [{"Authorization": f"Bearer {mint.token(m)}"} for m in members.senders]
                 load = Load(client, members, headers)
                 await load.create_projects(size.projects_per_sender)
-                await creations(load, 100, CLIENTS)  # warm-up: pool, caches, first compiles
+                await creations(load, WARM_UP, CLIENTS)  # warm-up of phase (b)'s in-process path
                 marks = CommitMarks(runtime.db)
                 async with marks.installed():
                     # (a) creations per second, 16 clients
-                    cpu = time.process_time()
-                    with profile() if profile is not None else contextlib.nullcontext():
-                        rate, post_ms, created = await creations(load, size.creations, CLIENTS)
-                    cpu_ms = (time.process_time() - cpu) * 1000 / max(1, len(created))
+                    async with served(app) as url:
+                        phase_a = await creations_over_http(
+                            url, load, size.creations, CLIENTS, WARM_UP, profile
+                        )
+                    rate, post_ms, created = phase_a.rate, phase_a.post_ms, phase_a.ids
+                    cpu_ms = phase_a.service_cpu_ms
                     backlog = await unpublished(runtime.db)
                     drained = await _drain(runtime.db)
                     # (b) commit -> consumer handler, paced
@@ -111,7 +121,7 @@ async def run(
 
     report = Report("referral", "raw aiokafka")
     report.add(f"creations ({CLIENTS} clients)", rate, raw_rate, "/s")
-    report.add("CPU per creation", cpu_ms, None, "ms", False)
+    report.add("service CPU per creation", cpu_ms, None, "ms", False)
     report.add(f"POST p50 ({CLIENTS} clients)", percentile(post_ms, 50), None, "ms", False)
     report.add(f"POST p99 ({CLIENTS} clients)", percentile(post_ms, 99), None, "ms", False)
     raw50, raw99 = percentile(raw_rtt, 50), percentile(raw_rtt, 99)
@@ -134,11 +144,13 @@ async def run(
     creations_met = rate >= FLOOR_CREATIONS
     latency_met = p99 <= FLOOR_P99_MS and busy.achieved >= RATE * 0.95  # kept the pace too
     report.notes += [
-        f"(a) {len(created)} POST /v1/referrals by {CLIENTS} clients ({len(members.senders)} "
-        f"senders x {size.projects_per_sender} projects with consent, {len(members.receivers)} "
-        f"receivers), after a 100-referral warm-up; outbox rows unpublished at the end: "
-        f"{backlog}, relayed {drained:.2f} s later. CPU per creation: process CPU time "
-        "(service + client + relay + timers) / referrals.",
+        f"(a) {len(created)} POST /v1/referrals by {CLIENTS} aiohttp clients in their own "
+        f"process over the service's HTTP socket (uvicorn) ({len(members.senders)} senders x "
+        f"{size.projects_per_sender} projects with consent, {len(members.receivers)} "
+        f"receivers), after a {WARM_UP}-referral warm-up; outbox rows unpublished at the end: "
+        f"{backlog}, relayed {drained:.2f} s later. Service CPU per creation: the service "
+        "process's CPU time (HTTP, handlers, relay, timers) / referrals; the clients' process "
+        f"spent {phase_a.client_cpu_ms:.2f} ms per creation.",
         f"(b) commit = a before_commit hook on the service's session; handler = a kit "
         f"EventConsumer on {REFERRAL_TOPIC} (own group, own SQLite inbox) in a child process, "
         "as a consuming service would be; it "
@@ -147,8 +159,9 @@ async def run(
         f"{len(calm.from_commit)} at {CALM_RATE:.0f}/s, kept {calm.achieved:.0f}/s.",
         f"(c) same broker, same run: {size.raw} records produced (raw rate), "
         f"{size.raw_round_trips} produce->consume round trips at {RATE:.0f}/s.",
-        "HTTP: httpx.ASGITransport into the app whose lifespan the bench runs (no socket); "
-        "SQLite in a temporary directory; logging at WARNING.",
+        "HTTP for (b): httpx.ASGITransport into the same app (no socket). The service's event "
+        "loop is uvloop, as under `relais serve`; SQLite in a temporary directory; logging at "
+        "WARNING.",
         f"load average of the machine: {load_before:.1f} before, {load_after:.1f} after "
         f"({os.cpu_count()} CPUs; other processes share them).",
         f"floors (issue 4): creations >= {FLOOR_CREATIONS:.0f}/s {verdict[creations_met]}; "
