@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -150,10 +151,14 @@ async def record_consent(
     return consent
 
 
+# Built once (this runs for every referral sent): see `active_consent`.
+_ACTIVE_CONSENTS = select(Consent).where(
+    Consent.project_id == bindparam("project_id"), col(Consent.withdrawn_at).is_(None)
+)
+
+
 async def active_consent(session: AsyncSession, project_id: str, scope: str) -> Consent | None:
-    rows = await session.exec(
-        select(Consent).where(Consent.project_id == project_id, col(Consent.withdrawn_at).is_(None))
-    )
+    rows = await session.exec(_ACTIVE_CONSENTS, params={"project_id": project_id})
     return next((c for c in rows.all() if scope in c.scopes), None)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -26,6 +27,9 @@ from services.referral.models import (
 
 log = logging.getLogger("relais.referral")
 
+# Built once: composing a statement costs more than running it on this hot path.
+_BOTH_MEMBERS = select(KnownMember).where(col(KnownMember.id).in_(bindparam("ids", expanding=True)))
+
 
 async def send_referral(
     session: AsyncSession,
@@ -46,12 +50,8 @@ async def send_referral(
         raise ApiError(422, "referral.self")
     # Both ends of the referral in one query: the receiver is checked, the sender's networks
     # name the network the referral belongs to.
-    known = {
-        m.id: m
-        for m in await session.exec(
-            select(KnownMember).where(col(KnownMember.id).in_([sender, data.receiver_member_id]))
-        )
-    }
+    found = await session.exec(_BOTH_MEMBERS, params={"ids": [sender, data.receiver_member_id]})
+    known = {m.id: m for m in found}
     receiver = known.get(data.receiver_member_id)
     if receiver is None:
         raise ApiError(422, "member.unknown", id=data.receiver_member_id)
