@@ -1,8 +1,12 @@
 """`relais bench notify`: webhook deliveries per second and event-to-delivery latency.
 
-The notify service runs whole in this process (SQLite files in a temporary directory, the
-real broker, both its parts); a local aiohttp receiver runs in another process and verifies
-every signature with the official `standardwebhooks` library. Baseline, same receiver, same
+Notify runs as it is deployed when webhooks must not share a core with email work: its
+webhooks part in this process, its people part in another (`relais serve notify` with
+NOTIFY_PARTS=people, services/bench/notify_people.py), both on the real broker, each with its
+SQLite file in a temporary directory; the people part consumes the same events meanwhile.
+`--one-process` runs both parts in this process instead (NOTIFY_PARTS's default). A local
+aiohttp receiver runs in a third process and verifies every signature with the official
+`standardwebhooks` library. Baseline, same receiver, same
 run: bare signed POSTs (sign + aiohttp POST, 32 in flight) from one process.
 
 Throughput: a burst of referral events, each to FANOUT subscriptions, from the moment they
@@ -13,6 +17,7 @@ are published until the receiver has every delivery. Latency: events published a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import tempfile
 import time
@@ -30,6 +35,8 @@ from contracts.envelope import CloudEvent, to_kafka
 from contracts.events.referral import TOPIC as REFERRAL_TOPIC
 from contracts.events.referral import ReferralSent
 from services.bench.common import Report, percentile
+from services.bench.notify_people import PeopleProcess, people_process
+from services.kit.db import Database
 from services.kit.embedded import free_port
 from services.kit.inbox import InboxRecord
 from services.kit.loop import run as run_loop
@@ -214,26 +221,40 @@ async def _subscribe(
     return sub.id
 
 
-async def _consumed(runtime: ServiceRuntime, event_ids: list[str], timeout: float = 120) -> None:
-    """Until every consumer group of the service that handles these events has handled all
-    of them (the people part too: its backlog must not run into the next phase)."""
+Inboxes = list[tuple[Database, list[str]]]  # a database, the consumer groups it records
+
+
+def _inboxes(runtime: ServiceRuntime, people: PeopleProcess | None) -> Inboxes:
+    """Every consumer group that handles referral events, and where it records them (the
+    people part too: its backlog must not run into the next phase)."""
     groups = [
         c.group_id for c in runtime.consumers if c.subscription.handler_for(ReferralSent.type_name)
     ]
+    inboxes = [(runtime.db, groups)]
+    if people is not None:
+        inboxes.append((people.db, [people.group]))
+    return inboxes
+
+
+async def _consumed(inboxes: Inboxes, event_ids: list[str], timeout: float = 120) -> None:
+    """Until every group has handled all these events."""
     deadline = time.monotonic() + timeout
     while True:
-        async with runtime.db.session() as session:
-            done = (
-                await session.exec(
-                    select(func.count())
-                    .select_from(InboxRecord)
-                    .where(
-                        col(InboxRecord.consumer).in_(groups),
-                        col(InboxRecord.event_id).in_(event_ids),
+        done = True
+        for db, groups in inboxes:
+            async with db.session() as session:
+                count = (
+                    await session.exec(
+                        select(func.count())
+                        .select_from(InboxRecord)
+                        .where(
+                            col(InboxRecord.consumer).in_(groups),
+                            col(InboxRecord.event_id).in_(event_ids),
+                        )
                     )
-                )
-            ).one()
-        if done >= len(groups) * len(event_ids):
+                ).one()
+            done = done and count >= len(groups) * len(event_ids)
+        if done:
             return
         if time.monotonic() > deadline:
             raise TimeoutError("notify did not consume the bench's events")
@@ -251,7 +272,7 @@ async def _wait_count(
         await asyncio.sleep(0.05)
 
 
-async def run(bootstrap: str, *, quick: bool) -> Report:
+async def run(bootstrap: str, *, quick: bool, one_process: bool = False) -> Report:
     size, run_id = sizes(quick), uuid.uuid4().hex[:8]
     secret = generate_secret()
     await ensure_topics(bootstrap, [REFERRAL_TOPIC], partitions=6)
@@ -266,7 +287,15 @@ async def run(bootstrap: str, *, quick: bool) -> Report:
             await receiver.reset(client)
             with tempfile.TemporaryDirectory(prefix="relais-bench-notify-") as tmp:
                 figures = await _measure(
-                    bootstrap, Path(tmp), run_id, size, receiver, client, producer, secret
+                    bootstrap,
+                    Path(tmp),
+                    run_id,
+                    size,
+                    receiver,
+                    client,
+                    producer,
+                    secret,
+                    one_process,
                 )
     finally:
         await producer.stop()
@@ -284,7 +313,13 @@ async def run(bootstrap: str, *, quick: bool) -> Report:
         f"{size.events} events × {FANOUT} subscriptions for throughput (from publication to the "
         f"receiver's last arrival); {len(latencies)} events at {RATE:.0f}/s for latency (produce "
         f"call -> receiver arrival; baseline: one signed POST's round trip). SQLite, embedded or "
-        f"given broker, receiver in another process."
+        f"given broker, receiver in another process. "
+        + (
+            "Both parts of notify in this process (--one-process)."
+            if one_process
+            else "Webhooks part in this process, people part (the same events) in another "
+            "(NOTIFY_PARTS=people)."
+        )
     )
     report.notes.append(
         f"signatures verified by the receiver (standardwebhooks): {verified}/{total}; "
@@ -308,20 +343,29 @@ async def _measure(
     client: aiohttp.ClientSession,
     producer: AIOKafkaProducer,
     secret: str,
+    one_process: bool,
 ) -> tuple[float, list[float], int, int, int]:
+    group_prefix = f"bench-{run_id}"
     settings = NotifySettings(
         kafka_bootstrap_servers=bootstrap,
         var_dir=var,
-        consumer_group_prefix=f"bench-{run_id}",
+        consumer_group_prefix=group_prefix,
         environment="test",
         jwks_url=None,
         log_level="WARNING",
         webhook_allow_loopback=True,
+        parts=["webhooks", "people"] if one_process else ["webhooks"],
     )
     app = create_app(settings)
     runtime: ServiceRuntime = app.state.runtime
     hooks: Webhooks = app.state.webhooks
-    async with app.router.lifespan_context(app):
+    async with contextlib.AsyncExitStack() as stack:
+        people = None
+        if not one_process:
+            people = await stack.enter_async_context(
+                people_process(bootstrap, var / "people", group_prefix)
+            )
+        await stack.enter_async_context(app.router.lifespan_context(app))
         throughput_net, latency_net = f"bench-tp-{run_id}", f"bench-lat-{run_id}"
         for i in range(FANOUT):
             await _subscribe(runtime, hooks, receiver.url(f"tp{i}"), throughput_net, secret)
@@ -330,7 +374,8 @@ async def _measure(
         await producer.send_and_wait(
             REFERRAL_TOPIC, key=record[0], value=record[1], headers=record[2]
         )
-        await _consumed(runtime, [probe.id])
+        inboxes = _inboxes(runtime, people)
+        await _consumed(inboxes, [probe.id])
 
         # Throughput: a burst, until the receiver has every delivery.
         burst = [_record(_event(throughput_net, i, run_id)) for i in range(size.events)]
@@ -344,7 +389,7 @@ async def _measure(
         stats = await _wait_count(receiver, client, expected, timeout=300)
         rate = stats["requests"] / (time.perf_counter() - started)
         await hooks.dispatcher.idle(timeout=120)
-        await _consumed(runtime, [envelope.id for envelope, _ in burst])  # people part too
+        await _consumed(inboxes, [envelope.id for envelope, _ in burst])  # people part too
         verified, total = stats["verified"], stats["requests"]
 
         # Latency: a steady rate, produce call -> arrival at the receiver.

@@ -107,7 +107,16 @@ def bench_evaluation(quick: QuickOpt = False) -> None:
 
 
 @bench_app.command("notify")
-def bench_notify(quick: QuickOpt = False) -> None:
+def bench_notify(
+    quick: QuickOpt = False,
+    one_process: Annotated[
+        bool,
+        typer.Option(
+            "--one-process",
+            help="les deux parties de notify dans un seul processus (par défaut : people à part)",
+        ),
+    ] = False,
+) -> None:
     """Webhook deliveries/s and event-to-delivery latency at 100/s, beside bare signed POSTs."""
     # Imported here: the whole notify service comes with it, for this command only.
     from services.bench import notify
@@ -116,7 +125,7 @@ def bench_notify(quick: QuickOpt = False) -> None:
 
     async def run() -> None:
         async with broker_for_bench() as bootstrap:
-            report = await notify.run(bootstrap, quick=quick)
+            report = await notify.run(bootstrap, quick=quick, one_process=one_process)
         report.print()
 
     run_loop(run())

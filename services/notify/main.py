@@ -1,7 +1,8 @@
 """Notify service entrypoint: the only place that builds its engine, broker, HTTP client, app.
 
 Two independent parts: webhooks to partner systems (services/notify/webhooks) and the people
-channels (services/notify/people), each consuming in its own consumer groups.
+channels (services/notify/people), each consuming in its own consumer groups. A process runs
+both, or the one NOTIFY_PARTS names.
 """
 
 from __future__ import annotations
@@ -22,8 +23,11 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
     settings = settings or NotifySettings()
     clock = clock or SystemClock()
     emit = Emitter(settings.event_source, clock)
-    webhooks = build_webhooks_part(settings, clock, emit)
-    part = ServicePart.combine([webhooks.part, build_people_part(settings, clock, emit)])
+    webhooks = build_webhooks_part(settings, clock, emit) if "webhooks" in settings.parts else None
+    chosen = [webhooks.part] if webhooks is not None else []
+    if "people" in settings.parts:
+        chosen.append(build_people_part(settings, clock, emit))
+    part = ServicePart.combine(chosen)
     runtime = ServiceRuntime.build(
         settings,  # type: ignore[arg-type]
         models=part.models,
@@ -31,11 +35,13 @@ def create_app(settings: NotifySettings | None = None, *, clock: Clock | None = 
         timer_handlers=part.timer_handlers,
         clock=clock,
     )
-    webhooks.bind(runtime)
+    if webhooks is not None:
+        webhooks.bind(runtime)
     for hook in part.on_start:
         runtime.on_start(hook)
     for hook in part.on_stop:
         runtime.on_stop(hook)
     app = create_service_app(runtime, title="Relais — notify", routers=part.routers)
-    app.state.webhooks = webhooks.hooks
+    if webhooks is not None:
+        app.state.webhooks = webhooks.hooks
     return app

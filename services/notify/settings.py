@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from services.kit.internal import DEV_INTERNAL_KEY  # the development default of every key
 from services.kit.settings import ServiceSettings
 
+Part = Literal["webhooks", "people"]
+PARTS: tuple[Part, ...] = ("webhooks", "people")
 DEV_WEBHOOK_SECRET = "whsec_ZGV2ZWxvcG1lbnQtb25seS1zZWNyZXQtY2hhbmdlLW1l"
 
 
@@ -14,6 +18,9 @@ class NotifySettings(ServiceSettings):
 
     service_name: str = "notify"
     port: int = 8004
+    # Which parts this process runs (NOTIFY_PARTS=webhooks or =people): a deployment may run
+    # them as separate processes, scaled apart, sharing one PostgreSQL database. Default: both.
+    parts: Annotated[list[Part], NoDecode] = Field(default_factory=lambda: list(PARTS))
     jwks_url: str | None = "http://127.0.0.1:8001/.well-known/jwks.json"
     webhook_url: str | None = None
     webhook_secret: str = DEV_WEBHOOK_SECRET
@@ -49,6 +56,15 @@ class NotifySettings(ServiceSettings):
     unsubscribe_secret: str = DEV_INTERNAL_KEY
     create_feed_topics: bool = True
     feed_topic_partitions: int = 1
+
+    @field_validator("parts", mode="before")
+    @classmethod
+    def _parts_from_a_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        if isinstance(value, list) and not value:
+            raise ValueError(f"NOTIFY_PARTS names at least one of {', '.join(PARTS)}")
+        return value
 
     @field_validator("webhook_url", mode="before")
     @classmethod
