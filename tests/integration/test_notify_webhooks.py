@@ -21,8 +21,10 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from contracts.events.notify import EndpointDisabled
 from contracts.events.referral import ReferralAccepted, ReferralDeclined, ReferralSent
 from services.kit.outbox import OutboxRecord
+from services.notify.people.models import FeedItem
 from services.notify.webhooks import domain
 from tests.harness.partner import Notify, Reply, notify_alone, partner_server
+from tests.harness.stack import wait_until
 
 SCHEDULE = [0, 5, 300, 1800, 7200, 18000, 36000, 36000]
 
@@ -426,3 +428,47 @@ async def test_a_pending_delivery_survives_a_restart_under_the_same_id(
             )
         assert done["attempts"] == 2
         assert hook.ids() == [delivery_id, delivery_id]
+
+
+async def test_notify_split_in_two_processes_delivers_webhooks_and_tells_people(
+    kafka_bootstrap: str, unique_name, tmp_path: Path, database_url: str
+) -> None:
+    """NOTIFY_PARTS: a webhooks-only and a people-only notify, same consumer-group prefix,
+    each consume the same referral event for its own part (one database each on SQLite, one
+    shared on PostgreSQL), and each serves only its part's routes."""
+    shared = None if database_url.startswith("sqlite") else database_url
+    prefix = unique_name("ntf")
+    async with (
+        partner_server() as partner,
+        notify_alone(
+            kafka_bootstrap, tmp_path / "w", prefix, database_url=shared, parts=["webhooks"]
+        ) as webhooks,
+        notify_alone(
+            kafka_bootstrap,
+            tmp_path / "p",
+            prefix,
+            database_url=shared,
+            parts=["people"],
+            consuming=False,
+        ) as people,
+    ):
+        member = ident("mbr")
+        auth = webhooks.mint.headers(member=member, networks=("net",))
+        sub = await subscribe(webhooks, auth, partner.endpoint(Reply(204)).url)
+        envelope = await webhooks.publish(sent(member, ident("mbr"), "net"))
+
+        delivery = await webhooks.wait_delivery(
+            domain.delivery_id(envelope.id, sub["id"]), auth, lambda d: d["status"] == "delivered"
+        )
+        assert delivery["attempts"] == 1
+
+        async def told() -> bool:
+            async with people.runtime.db.session() as session:
+                items = (
+                    await session.exec(select(FeedItem).where(FeedItem.event_id == envelope.id))
+                ).all()
+            return bool(items)
+
+        await wait_until(told, timeout=60, what="the people part's feed item")
+        assert (await people.client.get("/v1/subscriptions", headers=auth)).status_code == 404
+        assert (await webhooks.client.get("/v1/preferences", headers=auth)).status_code == 404
