@@ -238,14 +238,29 @@ def stage_insert(session: AsyncSession | Session, table: Table, row: dict[str, A
     info.setdefault(STAGED_ROWS, []).append((table, row))
 
 
+def stage_object(session: AsyncSession | Session, obj: SQLModel) -> None:
+    """`stage_insert` a new mapped object's column values; the object itself stays out of
+    the session (transient): read it, answer with it, do not change it. An autoincrement key
+    left at None is left to the database."""
+    table = table_of(type(obj))
+    row = {column.name: getattr(obj, column.name) for column in table.columns}
+    for column in table.primary_key.columns:
+        if row.get(column.name) is None:
+            del row[column.name]
+    stage_insert(session, table, row)
+
+
 def insert_staged_rows(session: Session) -> None:
     staged: list[tuple[Table, dict[str, Any]]] = session.info.pop(STAGED_ROWS, None) or []
+    if not staged:
+        return
+    connection = session.connection()  # Core: the ORM's execute path costs twice as much
     start = 0
     while start < len(staged):  # consecutive rows of one table go in one executemany
         table, end = staged[start][0], start + 1
         while end < len(staged) and staged[end][0] is table:
             end += 1
-        session.execute(table.insert(), [row for _, row in staged[start:end]])
+        connection.execute(table.insert(), [row for _, row in staged[start:end]])
         start = end
 
 

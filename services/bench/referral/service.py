@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col, func, select
 
 from services.kit.auth import JwtVerifier
-from services.kit.db import Database
+from services.kit.db import STAGED_ROWS, Database, table_of
 from services.kit.outbox import OutboxRecord
 from services.kit.runtime import KIT_MODELS, ServiceRuntime
 from services.referral.main import create_app
@@ -102,6 +102,9 @@ async def seed_members(settings: ReferralSettings, senders: int, receivers: int)
     return members
 
 
+REFERRAL_TABLE = table_of(Referral)
+
+
 @dataclass(eq=False)  # hashable: SQLAlchemy keeps listeners in dicts
 class CommitMarks:
     """perf_counter() just before the commit of the transaction that created each referral."""
@@ -113,13 +116,15 @@ class CommitMarks:
         if session.info.get("relais_db") is not self.db:
             return
         now = time.perf_counter()
-        for obj in (*session.new, *session.identity_map.values()):
-            if isinstance(obj, Referral) and obj.id not in self.at:
-                self.at[obj.id] = now
+        # A new referral is a staged Core row (kit.db.stage_object) until this commit.
+        for table, row in session.info.get(STAGED_ROWS, ()):
+            if table is REFERRAL_TABLE:
+                self.at.setdefault(row["id"], now)
 
     @asynccontextmanager
     async def installed(self) -> AsyncIterator[CommitMarks]:
-        event.listen(Session, "before_commit", self)
+        # First in line: the kit's own before_commit hook inserts (and forgets) staged rows.
+        event.listen(Session, "before_commit", self, insert=True)
         try:
             yield self
         finally:

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from contracts.events import referral as ev
 from services.kit.auth import Principal
 from services.kit.clock import add_calendar_days
+from services.kit.db import stage_object
 from services.kit.errors import ApiError
 from services.kit.timers import schedule
 from services.referral import domain, policies
@@ -80,7 +81,7 @@ async def send_referral(
         sent_at=now,
         updated_at=now,
     )
-    session.add(referral)
+    stage_object(session, referral)  # a Core row: the referral is new, nothing to track
     if data.message:
         await _seal_message(session, referral, data.message, who=who, deps=deps)
     _record(

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contracts.events import referral as ev
 from services.kit.clock import add_calendar_days
+from services.kit.db import stage_object
 from services.kit.errors import ApiError
 from services.kit.timers import TimerRecord, cancel, schedule
 from services.referral import domain
@@ -63,7 +64,8 @@ def _record(
     deps: Deps,
     details: dict[str, Any],
 ) -> None:
-    session.add(
+    stage_object(  # insert-only: a Core row, no object for the session to track
+        session,
         TransitionRecord(
             referral_id=referral.id,
             project_id=referral.project_id,
@@ -74,7 +76,7 @@ def _record(
             actor_member_id=actor_member,
             details=details,
             at=deps.clock.now(),
-        )
+        ),
     )
 
 
