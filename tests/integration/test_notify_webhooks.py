@@ -472,3 +472,32 @@ async def test_notify_split_in_two_processes_delivers_webhooks_and_tells_people(
         await wait_until(told, timeout=60, what="the people part's feed item")
         assert (await people.client.get("/v1/subscriptions", headers=auth)).status_code == 404
         assert (await webhooks.client.get("/v1/preferences", headers=auth)).status_code == 404
+
+
+async def test_a_subscription_change_applies_to_the_very_next_event(
+    kafka_bootstrap: str, unique_name, tmp_path: Path
+) -> None:
+    """The fan-out reads active subscriptions from a short-lived list; a change committed by
+    the API clears it, so the next event already follows it."""
+    async with (
+        partner_server() as partner,
+        notify_alone(kafka_bootstrap, tmp_path, unique_name("ntf")) as notify,
+    ):
+        member = ident("mbr")
+        auth = notify.mint.headers(member=member, networks=("net",))
+        first = await subscribe(notify, auth, partner.endpoint(Reply(204)).url)
+        before = await notify.publish(sent(member, ident("mbr"), "net"))
+        await notify.processed(before)
+        await notify.delivery(domain.delivery_id(before.id, first["id"]), auth)
+
+        gone = await notify.client.delete(f"/v1/subscriptions/{first['id']}", headers=auth)
+        assert gone.status_code == 204
+        second = await subscribe(notify, auth, partner.endpoint(Reply(204)).url)
+        after = await notify.publish(sent(member, ident("mbr"), "net"))
+        await notify.processed(after)
+
+        await notify.delivery(domain.delivery_id(after.id, second["id"]), auth)
+        missing = await notify.client.get(
+            f"/v1/deliveries/{domain.delivery_id(after.id, first['id'])}", headers=auth
+        )
+        assert missing.status_code == 404

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import event, update
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +28,7 @@ from contracts.events.notify import EndpointDisabled, WebhookDelivered, WebhookF
 from contracts.events.referral import ReferralEvent, ReferralSent
 from services.kit.clock import Clock
 from services.kit.consumer import HandlerContext
-from services.kit.db import Database, stage_insert, table_of
+from services.kit.db import Database, mark_dirty, stage_insert, table_of
 from services.kit.errors import ApiError
 from services.kit.timers import Fired, TimerHandler, TimerRecord, schedule
 from services.notify.webhooks import domain
@@ -36,6 +39,19 @@ from services.notify.webhooks.secrets import SecretBox
 log = logging.getLogger("relais.notify.webhooks")
 Emit = Callable[[AsyncSession, Event], CloudEvent]
 WEBHOOK_TIMER = "notify.webhook"
+SUBSCRIPTIONS_CHANGED = "notify.webhooks.subscriptions"  # a kit.db.mark_dirty key
+ACTIVE_TTL = 1.0  # seconds an instance keeps its list of active subscriptions
+
+
+@event.listens_for(Session, "before_flush")
+def _subscriptions_touched(session: Session, _context: Any, _instances: Any) -> None:
+    """Any subscription written: its process forgets its active list once this commits."""
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Subscription):
+            mark_dirty(session, SUBSCRIPTIONS_CHANGED)
+            return
+
+
 ATTEMPT_TABLE = table_of(Attempt)
 DELIVERY_TABLE = table_of(Delivery)
 
@@ -62,6 +78,27 @@ class Webhooks:
     dispatcher: Dispatcher
     rng: random.Random = field(default_factory=random.Random)
     _opened: dict[tuple[str, str], str] = field(default_factory=dict)
+    _active: tuple[float, list[Subscription]] | None = None
+
+    # --- active subscriptions, read once for many events -------------------------------------
+    async def active_subscriptions(self, session: AsyncSession) -> list[Subscription]:
+        """Every active subscription, as of at most ACTIVE_TTL seconds ago. A change committed
+        by this process clears it at once (`forget_active`, on commit); another instance's
+        change shows within the TTL (a rotated secret: the previous one stays valid for the
+        overlap). The rows are read-only copies: never change them."""
+        now = time.monotonic()
+        if self._active is not None and now - self._active[0] < ACTIVE_TTL:
+            return self._active[1]
+        rows = list(
+            (await session.exec(select(Subscription).where(Subscription.status == "active"))).all()
+        )
+        for row in rows:
+            session.expunge(row)  # copies of this moment, outside any session
+        self._active = (now, rows)
+        return rows
+
+    def forget_active(self) -> None:
+        self._active = None
 
     # --- secrets ------------------------------------------------------------------------------
     def _open(self, sub_id: str, sealed: str) -> str:
@@ -140,9 +177,7 @@ def on_referral_event(
     async def handle(evt: ReferralEvent, ctx: HandlerContext) -> None:
         session, envelope = ctx.session, ctx.envelope
         facts = await referral_facts(session, evt)
-        active = (
-            await session.exec(select(Subscription).where(Subscription.status == "active"))
-        ).all()
+        active = await hooks.active_subscriptions(session)
         targets = {
             domain.delivery_id(envelope.id, sub.id): sub
             for sub in active

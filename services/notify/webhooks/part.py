@@ -42,6 +42,7 @@ class WebhooksPart:
 
     def bind(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
+        runtime.db.on_commit(delivery.SUBSCRIPTIONS_CHANGED, self.hooks.forget_active)
         self.hooks.dispatcher.bind(
             runtime.db,
             delivery.apply_results(self.hooks),
