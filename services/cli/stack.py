@@ -139,8 +139,10 @@ class DevStack:
             RELAIS_ENVIRONMENT="development",
             DIRECTORY_ADMIN_KEY=self.secrets.admin_key,
         )
-        # The demo partner subscribes through notify's API (see _provision_partner).
+        # The demo partner subscribes through notify's API (see _provision_partner), and the
+        # dev stack runs notify whole whatever the shell says.
         env.pop("NOTIFY_WEBHOOK_URL", None)
+        env.pop("NOTIFY_PARTS", None)
         env[RECEIVER_SECRET_ENV] = self.secrets.webhook_secret
         jwks = self.url(IDENTITY_PROVIDER) + JWKS_PATH
         for spec in SERVICES:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -89,7 +90,8 @@ class RequestSessionMiddleware:
         finally:
             session = state.pop(REQUEST_SESSION, None)
             if session is not None:
-                await session.close()
+                with anyio.CancelScope(shield=True):  # a cancelled request still hands back
+                    await session.close()  # its connection (and SQLite's write lock)
 
 
 class LatencyMiddleware:

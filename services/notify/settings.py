@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -61,10 +62,23 @@ class NotifySettings(ServiceSettings):
     @classmethod
     def _parts_from_a_list(cls, value: object) -> object:
         if isinstance(value, str):
-            value = [p.strip() for p in value.split(",") if p.strip()]
+            text = value.strip()
+            value = (
+                json.loads(text)
+                if text.startswith("[")
+                else [p.strip() for p in text.split(",") if p.strip()]
+            )
         if isinstance(value, list) and not value:
             raise ValueError(f"NOTIFY_PARTS names at least one of {', '.join(PARTS)}")
         return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """As every service's, except that a process running one part defaults to a SQLite
+        file of its own (`notify-people.db`): two processes must not write one SQLite file."""
+        if self.database_url or len(self.parts) != 1:
+            return super().effective_database_url
+        return f"sqlite+aiosqlite:///{self.var_dir / f'notify-{self.parts[0]}.db'}"
 
     @field_validator("webhook_url", mode="before")
     @classmethod
@@ -73,6 +87,8 @@ class NotifySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _no_default_secret_outside_development(self) -> NotifySettings:
+        if "webhooks" not in self.parts:
+            return self
         if self.environment == "production" and self.webhook_secret == DEV_WEBHOOK_SECRET:
             raise ValueError("NOTIFY_WEBHOOK_SECRET must be set outside development")
         if not self.webhook_secret.startswith("whsec_"):
@@ -88,6 +104,8 @@ class NotifySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _webhook_secrets_key(self) -> NotifySettings:
+        if "webhooks" not in self.parts:
+            return self
         if self.webhook_secrets_key is None and self.environment == "production":
             raise ValueError("NOTIFY_WEBHOOK_SECRETS_KEY is required outside development")
         if self.webhook_secrets_key is not None:
@@ -106,7 +124,7 @@ class NotifySettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _people_channels_outside_development(self) -> NotifySettings:
-        if self.environment != "production":
+        if self.environment != "production" or "people" not in self.parts:
             return self
         weak_unsubscribe_secret = (
             len(self.unsubscribe_secret) < 32 or self.unsubscribe_secret == DEV_INTERNAL_KEY

@@ -46,10 +46,13 @@ ACTIVE_TTL = 1.0  # seconds an instance keeps its list of active subscriptions
 @event.listens_for(Session, "before_flush")
 def _subscriptions_touched(session: Session, _context: Any, _instances: Any) -> None:
     """Any subscription written: its process forgets its active list once this commits."""
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, Subscription):
-            mark_dirty(session, SUBSCRIPTIONS_CHANGED)
-            return
+    touched = (
+        *session.new,
+        *session.deleted,
+        *(o for o in session.dirty if session.is_modified(o)),  # a value really changed
+    )
+    if any(isinstance(obj, Subscription) for obj in touched):
+        mark_dirty(session, SUBSCRIPTIONS_CHANGED)
 
 
 ATTEMPT_TABLE = table_of(Attempt)
@@ -79,6 +82,7 @@ class Webhooks:
     rng: random.Random = field(default_factory=random.Random)
     _opened: dict[tuple[str, str], str] = field(default_factory=dict)
     _active: tuple[float, list[Subscription]] | None = None
+    _generation: int = 0  # bumped by forget_active: a read that started before is not kept
 
     # --- active subscriptions, read once for many events -------------------------------------
     async def active_subscriptions(self, session: AsyncSession) -> list[Subscription]:
@@ -86,7 +90,7 @@ class Webhooks:
         by this process clears it at once (`forget_active`, on commit); another instance's
         change shows within the TTL (a rotated secret: the previous one stays valid for the
         overlap). The rows are read-only copies: never change them."""
-        now = time.monotonic()
+        now, generation = time.monotonic(), self._generation
         if self._active is not None and now - self._active[0] < ACTIVE_TTL:
             return self._active[1]
         rows = list(
@@ -94,11 +98,13 @@ class Webhooks:
         )
         for row in rows:
             session.expunge(row)  # copies of this moment, outside any session
-        self._active = (now, rows)
+        if generation == self._generation:  # no change committed while the query ran
+            self._active = (now, rows)
         return rows
 
     def forget_active(self) -> None:
         self._active = None
+        self._generation += 1
 
     # --- secrets ------------------------------------------------------------------------------
     def _open(self, sub_id: str, sealed: str) -> str:
