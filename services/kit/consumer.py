@@ -162,19 +162,18 @@ class EventConsumer:
         async def keep_raw_bytes(message: Any) -> Any:
             return message.body
 
-        title = f"{self.settings.service_name}:{self.subscription.purpose}"
+        options: dict[str, Any] = {
+            "group_id": self.group_id,
+            "ack_policy": AckPolicy.NACK_ON_ERROR,
+            "auto_offset_reset": "earliest",
+            "fetch_max_wait_ms": self.settings.kafka_fetch_max_wait_ms,
+            "session_timeout_ms": self.settings.kafka_session_timeout_ms,
+            "heartbeat_interval_ms": self.settings.kafka_heartbeat_interval_ms,
+            "decoder": keep_raw_bytes,
+            "title": f"{self.settings.service_name}:{self.subscription.purpose}",
+        }
         if type(self).process is not EventConsumer.process:
-            single = broker.subscriber(
-                *self.subscription.topics,
-                group_id=self.group_id,
-                ack_policy=AckPolicy.NACK_ON_ERROR,
-                auto_offset_reset="earliest",
-                fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
-                session_timeout_ms=self.settings.kafka_session_timeout_ms,
-                heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
-                decoder=keep_raw_bytes,
-                title=title,
-            )
+            single = broker.subscriber(*self.subscription.topics, **options)
 
             @single
             async def on_record(_body: Any, message: KafkaMessage) -> None:
@@ -187,14 +186,7 @@ class EventConsumer:
             batch=True,
             max_records=self.settings.consumer_batch_max_records,
             batch_timeout_ms=self.settings.consumer_batch_timeout_ms,
-            group_id=self.group_id,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
-            session_timeout_ms=self.settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
-            decoder=keep_raw_bytes,
-            title=title,
+            **options,
         )
 
         @batches
