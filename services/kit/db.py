@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Table, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
@@ -227,15 +229,22 @@ class QueuedWriterSession(AsyncSession):
             self._release()
 
 
-def stage_insert(session: AsyncSession | Session, table: Table, row: dict[str, Any]) -> None:
+def stage_insert(
+    session: AsyncSession | Session,
+    table: Table,
+    row: dict[str, Any],
+    *,
+    if_absent: bool = False,
+) -> None:
     """Insert `row` into `table` with this transaction, without an ORM object.
 
-    For the kit's own hot-path rows (outbox, timers): building and flushing a mapped object
-    costs several times the insert. Rows go in before the ORM objects, in staging order, at
-    the next query or flush (as autoflush would) or at commit; a rollback drops them.
+    For hot-path rows (outbox, timers, insert-only records): building and flushing a mapped
+    object costs several times the insert. Rows go in before the ORM objects, in staging
+    order, at the next query or flush (as autoflush would) or at commit; a rollback drops
+    them. `if_absent`: a row whose key exists already is skipped (ON CONFLICT DO NOTHING).
     """
     info = session.info if isinstance(session, Session) else session.sync_session.info
-    info.setdefault(STAGED_ROWS, []).append((table, row))
+    info.setdefault(STAGED_ROWS, []).append((table, row, if_absent))
 
 
 def stage_object(session: AsyncSession | Session, obj: SQLModel) -> None:
@@ -251,17 +260,26 @@ def stage_object(session: AsyncSession | Session, obj: SQLModel) -> None:
 
 
 def insert_staged_rows(session: Session) -> None:
-    staged: list[tuple[Table, dict[str, Any]]] = session.info.pop(STAGED_ROWS, None) or []
+    staged: list[tuple[Table, dict[str, Any], bool]] = session.info.pop(STAGED_ROWS, None) or []
     if not staged:
         return
     connection = session.connection()  # Core: the ORM's execute path costs twice as much
     start = 0
-    while start < len(staged):  # consecutive rows of one table go in one executemany
-        table, end = staged[start][0], start + 1
-        while end < len(staged) and staged[end][0] is table:
+    while start < len(staged):  # consecutive rows of one kind go in one executemany
+        table, _, if_absent = staged[start]
+        end = start + 1
+        while end < len(staged) and staged[end][0] is table and staged[end][2] == if_absent:
             end += 1
-        connection.execute(table.insert(), [row for _, row in staged[start:end]])
+        statement = _insert_if_absent(connection.dialect.name, table) if if_absent else None
+        rows = [row for _, row, _ in staged[start:end]]
+        connection.execute(statement if statement is not None else table.insert(), rows)
         start = end
+
+
+def _insert_if_absent(dialect: str, table: Table) -> Any:
+    if dialect == "postgresql":
+        return postgresql_insert(table).on_conflict_do_nothing()
+    return sqlite_insert(table).on_conflict_do_nothing()
 
 
 def mark_dirty(session: AsyncSession | Session, key: str) -> None:

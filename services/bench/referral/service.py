@@ -117,7 +117,7 @@ class CommitMarks:
             return
         now = time.perf_counter()
         # A new referral is a staged Core row (kit.db.stage_object) until this commit.
-        for table, row in session.info.get(STAGED_ROWS, ()):
+        for table, row, _ in session.info.get(STAGED_ROWS, ()):
             if table is REFERRAL_TABLE:
                 self.at.setdefault(row["id"], now)
 

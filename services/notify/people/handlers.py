@@ -276,8 +276,9 @@ async def _tell(
     mode = "immediate" if porteur else await mode_for(session, subject, kind)
     if mode == "off":
         return
-    # No look-up before these inserts: their ids derive from the event's, and the consumer's
-    # inbox lets an event through once per group (a retry starts from a rolled-back state).
+    # Ids derive from the event's: a row already there (history read again under a new
+    # consumer group, say) is skipped - the feed item by the insert itself, the notification
+    # (and its email timer) by one look-up.
     if Channel.in_app in channels and not porteur:
         lang = await language_of(session, subject)
         title, _ = title_and_sentence(kind, context, lang, deps.geo())
@@ -295,10 +296,13 @@ async def _tell(
                 "created_at": now,
                 "read_at": None,
             },
+            if_absent=True,
         )
     if Channel.email not in channels:
         return
     notification_id = domain.notification_id(event_id, subject)
+    if await session.get(Notification, notification_id) is not None:
+        return  # told already (its timer too): history read again
     digest_key: str | None = None
     if mode == "daily":
         day, due = domain.digest_slot(now, deps.digest_hour)
@@ -317,7 +321,7 @@ async def _tell(
             key=notification_id,
             due_at=now,
             payload={"notification_id": notification_id},
-            new_key=True,  # a new notification: so is its timer
+            new_key=True,  # the notification was just found absent: so is its timer
         )
     stage_insert(
         session,
